@@ -1,0 +1,85 @@
+"""The AdaIN style-transfer network: encoder f, AdaIN, decoder g, for images of any size."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engines.adain import adain, blend_alpha, interpolate_stats, masked_adain, mean_std
+from engines.vgg import Decoder, Encoder
+
+MULTIPLE = 8  # three 2x pools between input and relu4_1
+MIN_SIDE = 16  # relu4_1 needs 2 pixels a side for its reflection padding
+
+
+def pad_to_multiple(x: Tensor, multiple: int = MULTIPLE) -> tuple[Tensor, tuple[int, int]]:
+    """Reflect-pad bottom/right so both sides divide by `multiple` (and reach MIN_SIDE); returns the original size."""
+    h, w = x.shape[-2:]
+    ph, pw = max(-h % multiple, MIN_SIDE - h), max(-w % multiple, MIN_SIDE - w)
+    if ph or pw:
+        # reflection needs pad < side; replicate covers images smaller than the pad
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+@dataclass
+class StyleStats:
+    """What AdaIN needs of a style: per-channel mean and std of its relu4_1 features, (C,) fp32."""
+
+    mean: Tensor
+    std: Tensor
+
+    def to(self, device: torch.device | str) -> "StyleStats":
+        return StyleStats(self.mean.to(device), self.std.to(device))
+
+
+class AdaINModel(nn.Module):
+    """Images are float RGB in [0, 1], NCHW, any size."""
+
+    def __init__(self, encoder: Encoder, decoder: Decoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+    @torch.no_grad()
+    def encode_style(self, image: Tensor) -> StyleStats:
+        """Done once per style: the statistics are all a style is at run time."""
+        x, _ = pad_to_multiple(image)
+        m, s = mean_std(self.encoder(x))
+        return StyleStats(m[0], s[0])
+
+    def forward(self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: float | Tensor = 1.0) -> Tensor:
+        """One style (statistics as (C,) or (N, C)) with the content-style trade-off alpha."""
+        x, (h, w) = pad_to_multiple(content)
+        f = self.encoder(x)
+        t = blend_alpha(f, adain(f, style_mean, style_std), alpha)
+        return self.decoder(t)[..., :h, :w]
+
+    @torch.no_grad()
+    def stylize(
+        self,
+        content: Tensor,
+        styles: Sequence[StyleStats],
+        weights: Sequence[float] | None = None,
+        alpha: float = 1.0,
+        masks: Tensor | None = None,
+    ) -> Tensor:
+        """Several styles: interpolated by `weights`, or placed by `masks` (K, H, W), then alpha."""
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        means = torch.stack([s.mean for s in styles])
+        stds = torch.stack([s.std for s in styles])
+        if masks is None:
+            if weights is None:
+                weights = [1.0 / len(styles)] * len(styles)
+            m, s = interpolate_stats(means, stds, weights)
+            return self(content, m, s, alpha)
+        x, (h, w) = pad_to_multiple(content)
+        f = self.encoder(x)
+        padded = F.pad(masks[None].float(), (0, x.shape[-1] - w, 0, x.shape[-2] - h), mode="replicate")[0]
+        t = blend_alpha(f, masked_adain(f, means, stds, padded), alpha)
+        return self.decoder(t)[..., :h, :w]

