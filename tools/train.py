@@ -1,0 +1,274 @@
+"""Train the AdaIN decoder (Huang & Belongie 2017) against a fixed VGG encoder.
+
+Recipe: content loss at relu4_1 against the AdaIN target, style loss on
+mean/std at relu1_1..relu4_1 weighted by lambda, Adam lr 1e-4 decayed as
+lr / (1 + 5e-5 * iter), batch 8, images resized to 512 then random 256 crops.
+Checkpoints resume exactly (model, optimizer, sampling generator, iteration).
+
+Example:
+    python tools/train.py --content ../shared/data/train/content --style ../shared/data/train/style \\
+        --out runs/vgg16 --iters 160000 --export engines/weights/decoder_vgg16.safetensors
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from engines.adain import adain, mean_std  # noqa: E402
+from engines.images import ImageError, list_images, read_bgr, resize_short  # noqa: E402
+from engines.losses import content_loss, style_layer_losses  # noqa: E402
+from engines.vgg import LAYOUTS, Decoder, Encoder  # noqa: E402
+from engines.weights import WeightsError, save_decoder, vgg16_encoder  # noqa: E402
+
+
+@dataclass
+class TrainConfig:
+    content_dir: str
+    style_dir: str
+    out_dir: str
+    iters: int = 160_000
+    batch: int = 8
+    crop: int = 256
+    load_size: int = 512
+    lr: float = 1e-4
+    lr_decay: float = 5e-5
+    style_weight: float = 10.0
+    content_weight: float = 1.0
+    save_every: int = 500
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0
+    scale_images: int = 16  # images used to measure each layer's activation scale
+    layout: str = "vgg16"
+    precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU), fp32, bf16, fp16
+    export: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class ImagePool:
+    """All images of a folder, resized once (shorter side = load_size) and kept in memory as uint8 RGB."""
+
+    def __init__(self, folder: str, load_size: int, crop: int) -> None:
+        paths = list_images(folder)
+        self.images: list[np.ndarray] = []
+        for p in paths:
+            try:
+                img = resize_short(read_bgr(p), max(load_size, crop))
+            except ImageError:
+                continue  # a corrupt training image is skipped, not fatal
+            self.images.append(np.ascontiguousarray(img[:, :, ::-1]))
+        if not self.images:
+            raise ImageError(f"no readable images in {folder}")
+        self.crop = crop
+
+    def batch(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        idx = torch.randint(len(self.images), (n,), generator=gen).tolist()
+        out = torch.empty(n, 3, self.crop, self.crop)
+        for j, i in enumerate(idx):
+            img = self.images[i]
+            h, w = img.shape[:2]
+            y = int(torch.randint(h - self.crop + 1, (1,), generator=gen))
+            x = int(torch.randint(w - self.crop + 1, (1,), generator=gen))
+            patch = torch.from_numpy(img[y : y + self.crop, x : x + self.crop]).permute(2, 0, 1)
+            out[j] = patch.float() / 255.0
+        return out
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    """One decoder, one fixed encoder, Adam; `step()` runs one iteration of the paper's recipe."""
+
+    def __init__(self, cfg: TrainConfig, encoder: Encoder | None = None) -> None:
+        self.cfg = cfg
+        self.device = pick_device(cfg.device)
+        layout = LAYOUTS[cfg.layout]
+        self.encoder = (encoder if encoder is not None else vgg16_encoder()).to(self.device).eval()
+        self.encoder.requires_grad_(False)
+        torch.manual_seed(cfg.seed)
+        self.decoder = Decoder(layout).to(self.device)
+        self.opt = torch.optim.Adam(self.decoder.parameters(), lr=cfg.lr)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.content = ImagePool(cfg.content_dir, cfg.load_size, cfg.crop)
+        self.style = ImagePool(cfg.style_dir, cfg.load_size, cfg.crop)
+        self.iter = 0
+        precision = cfg.precision if cfg.precision != "auto" else ("fp16" if self.device.type == "cuda" else "fp32")
+        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.scales = self.measure_scales()
+
+    def measure_scales(self) -> list[float]:
+        """Mean activation of each style layer on the first images, so every layer counts alike.
+
+        The original AdaIN used a "normalised" VGG whose activations average 1;
+        the Caffe VGG16 averages about 15 at relu1_1 and 5 at relu4_1, which
+        would let the lowest layers swamp the loss at the paper's lambda.
+        """
+        n = max(1, self.cfg.scale_images // 2)
+        imgs = self.content.images[:n] + self.style.images[:n]
+        sums = [0.0] * 4
+        with torch.no_grad():
+            for img in imgs:
+                x = torch.from_numpy(img[: self.cfg.crop, : self.cfg.crop].copy()).permute(2, 0, 1)[None]
+                feats = self.encoder.features(x.float().div(255).to(self.device))
+                for i, f in enumerate(feats):
+                    sums[i] += float(f.mean()) / len(imgs)
+        return [max(s, 1e-3) for s in sums]
+
+    def lr(self) -> float:
+        return self.cfg.lr / (1.0 + self.cfg.lr_decay * self.iter)
+
+    def losses(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            c4 = self.encoder(content)
+            s_feats = self.encoder.features(style)
+            s_stats = [mean_std(f) for f in s_feats]
+            t = adain(c4, *s_stats[3])
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            out = self.decoder(t)
+            o_feats = self.encoder.features(out)
+        k4 = self.scales[3]
+        lc = content_loss(o_feats[3] / k4, t / k4)
+        ls = torch.stack(style_layer_losses(o_feats, s_stats, self.scales)).sum()
+        total = self.cfg.content_weight * lc + self.cfg.style_weight * ls
+        return {"loss": total, "content": lc, "style": ls}
+
+    def step(self) -> dict[str, float]:
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr()
+        content = self.content.batch(self.cfg.batch, self.gen).to(self.device, non_blocking=True)
+        style = self.style.batch(self.cfg.batch, self.gen).to(self.device, non_blocking=True)
+        self.decoder.train()
+        parts = self.losses(content, style)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(parts["loss"]).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.iter += 1
+        return {k: float(v.detach()) for k, v in parts.items()} | {"lr": self.opt.param_groups[0]["lr"]}
+
+    def state(self) -> dict:
+        return {
+            "iter": self.iter,
+            "decoder": self.decoder.state_dict(),
+            "opt": self.opt.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "gen": self.gen.get_state(),
+            "scales": torch.tensor(self.scales),
+            "config": {k: v for k, v in asdict(self.cfg).items() if isinstance(v, (int, float, str))},
+        }
+
+    def load_state(self, state: dict) -> None:
+        self.iter = int(state["iter"])
+        self.decoder.load_state_dict(state["decoder"])
+        self.opt.load_state_dict(state["opt"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.gen.set_state(state["gen"])
+        self.scales = [float(x) for x in state["scales"]]
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state(), tmp)
+        tmp.replace(path)  # a crash mid-save never corrupts the last checkpoint
+
+    def load(self, path: Path) -> None:
+        self.load_state(torch.load(path, map_location=self.device, weights_only=True))
+
+
+def run(cfg: TrainConfig) -> Trainer:
+    from tqdm import tqdm
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    trainer = Trainer(cfg)
+    ckpt = out / "last.pt"
+    if ckpt.is_file():
+        trainer.load(ckpt)
+        print(f"resumed from {ckpt} at iteration {trainer.iter}")
+    log_path = out / "loss.csv"
+    new_log = not log_path.is_file()
+    with open(log_path, "a", newline="") as f:
+        log = csv.writer(f)
+        if new_log:
+            log.writerow(["iter", "loss", "content", "style", "lr", "seconds"])
+        bar = tqdm(total=cfg.iters, initial=trainer.iter, unit="it", dynamic_ncols=True)
+        t0 = time.time()
+        while trainer.iter < cfg.iters:
+            r = trainer.step()
+            log.writerow([trainer.iter, f"{r['loss']:.5f}", f"{r['content']:.5f}", f"{r['style']:.5f}",
+                          f"{r['lr']:.3e}", f"{time.time() - t0:.1f}"])
+            bar.set_postfix(loss=f"{r['loss']:.3f}", c=f"{r['content']:.3f}", s=f"{r['style']:.3f}")
+            bar.update(1)
+            if trainer.iter % cfg.save_every == 0 or trainer.iter == cfg.iters:
+                f.flush()
+                trainer.save(ckpt)
+                if cfg.export:
+                    export(trainer, Path(cfg.export))
+        bar.close()
+    return trainer
+
+
+def export(trainer: Trainer, path: Path) -> None:
+    meta = {"iterations": str(trainer.iter), "layout": trainer.cfg.layout, "crop": str(trainer.cfg.crop),
+            "batch": str(trainer.cfg.batch), "style_weight": str(trainer.cfg.style_weight)}
+    save_decoder(trainer.decoder, path, meta)
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    p = argparse.ArgumentParser(description="Train the AdaIN decoder for the VGG16 (HED) encoder.")
+    p.add_argument("--content", required=True, help="folder of content photos")
+    p.add_argument("--style", required=True, help="folder of style images")
+    p.add_argument("--out", required=True, help="folder for last.pt (resumed automatically) and loss.csv")
+    p.add_argument("--iters", type=int, default=160_000, help="total iterations to reach (default 160000)")
+    p.add_argument("--batch", type=int, default=8, help="images per batch (default 8)")
+    p.add_argument("--crop", type=int, default=256, help="random crop side (default 256)")
+    p.add_argument("--load-size", type=int, default=512, help="shorter side images are resized to (default 512)")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--lr-decay", type=float, default=5e-5, help="lr / (1 + decay * iter) (default 5e-5)")
+    p.add_argument("--style-weight", type=float, default=10.0, help="lambda (default 10)")
+    p.add_argument("--save-every", type=int, default=500, help="checkpoint interval in iterations")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (auto: cuda when available)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="autocast precision of decoder and loss network (auto: fp16 on CUDA, fp32 on CPU)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--export", help="also write the decoder as fp16 safetensors here at each checkpoint")
+    a = p.parse_args(argv)
+    return TrainConfig(
+        content_dir=a.content, style_dir=a.style, out_dir=a.out, iters=a.iters, batch=a.batch, crop=a.crop,
+        load_size=a.load_size, lr=a.lr, lr_decay=a.lr_decay, style_weight=a.style_weight,
+        save_every=a.save_every, seed=a.seed, device=a.device, threads=a.threads, export=a.export,
+        precision=a.precision,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    try:
+        run(cfg)
+    except (ImageError, WeightsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; resume with the same command", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
