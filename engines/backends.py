@@ -1,0 +1,257 @@
+"""Compiled backends for the frame graph, behind one `Stylizer` interface.
+
+Every backend compiles the same `FrameGraph`; none changes the model. Compiled
+artifacts are cached on disk under a key made of everything that changes them
+(backend, device, library versions, frame size, batch, precision, weights), so
+a different size or new weights never reuse an old engine, and a corrupt cache
+file is rebuilt instead of failing.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from engines.graph import FrameGraph
+from engines.model import AdaINModel, StyleStats
+from engines.weights import cache_dir
+
+BACKENDS = ("eager", "torchscript", "onnx", "tensorrt")
+# Fastest CPU backend on the 2-core AVX-512 machines (tools/bench.py, BENCHMARKS.md).
+CPU_DEFAULT = "torchscript"
+
+
+class BackendError(RuntimeError):
+    """A backend cannot run here; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    backend: str
+    height: int
+    width: int
+    batch: int = 1
+    device: str = "cpu"
+    fp16: bool = False
+
+
+def available_backends(device: str = "cpu") -> list[str]:
+    """What can run on `device` with the libraries installed."""
+    found = ["eager", "torchscript"]
+    if device == "cpu" and importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+        found.append("onnx")
+    if device.startswith("cuda") and torch.cuda.is_available() and importlib.util.find_spec("torch_tensorrt"):
+        found.append("tensorrt")
+    return found
+
+
+def choose_backend(requested: str, device: str) -> tuple[str, str]:
+    """The backend to use and why (printed at start)."""
+    have = available_backends(device)
+    if requested != "auto":
+        if requested not in BACKENDS:
+            raise BackendError(f"unknown backend {requested!r}; available here: {', '.join(have)}")
+        if requested not in have:
+            raise BackendError(f"backend {requested!r} is not available on {device}; available here: {', '.join(have)}")
+        return requested, "requested"
+    if device.startswith("cuda"):
+        if "tensorrt" in have:
+            return "tensorrt", "CUDA GPU with torch-tensorrt installed"
+        return "torchscript", "CUDA GPU without torch-tensorrt"
+    return CPU_DEFAULT, "fastest measured CPU backend on this machine class (BENCHMARKS.md)"
+
+
+def weights_fingerprint(model: AdaINModel) -> str:
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def cache_key(spec: EngineSpec, fingerprint: str) -> str:
+    device_name = torch.cuda.get_device_name(spec.device) if spec.device.startswith("cuda") else "cpu"
+    versions = {"torch": torch.__version__}
+    for lib in ("onnxruntime", "torch_tensorrt", "tensorrt"):
+        if spec.backend in ("onnx", "tensorrt") and importlib.util.find_spec(lib):
+            try:
+                versions[lib] = __import__(lib).__version__
+            except Exception:  # a broken optional install only changes the key
+                versions[lib] = "unknown"
+    parts = dict(spec.__dict__, device_name=device_name, versions=versions, weights=fingerprint)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+
+
+class Stylizer:
+    """Frames of one size in, stylized frames out: `stylizer(frames, style, alpha, color)`."""
+
+    def __init__(self, spec: EngineSpec, run: Callable[..., Tensor], build_seconds: float, cache_file: Path | None):
+        self.spec = spec
+        self._run = run
+        self.build_seconds = build_seconds
+        self.cache_file = cache_file
+        self._device = torch.device(spec.device)
+        self._pinned: Tensor | None = None
+        self._style_key: tuple[int, int] | None = None
+        self._style: tuple[Tensor, Tensor] | None = None
+
+    def warmup(self, runs: int = 2) -> None:
+        """JIT profiling runs and allocator growth happen here, not on the first live frames."""
+        frames = np.zeros((self.spec.batch, self.spec.height, self.spec.width, 3), np.uint8)
+        style = StyleStats(torch.zeros(512), torch.ones(512))
+        for _ in range(runs):
+            self(frames, style)
+        self._style_key = None
+
+    @property
+    def backend(self) -> str:
+        return self.spec.backend
+
+    def _style_tensors(self, style: StyleStats) -> tuple[Tensor, Tensor]:
+        key = (id(style.mean), id(style.std))
+        if key != self._style_key:  # uploaded once per style switch, not per frame
+            self._style = (style.mean.float().to(self._device), style.std.float().to(self._device))
+            self._style_key = key
+        return self._style
+
+    def __call__(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0, color: float = 0.0) -> np.ndarray:
+        """frames: uint8 (H, W, 3) or (N, H, W, 3) BGR of exactly the engine's size and batch."""
+        single = frames.ndim == 3
+        batch = frames[None] if single else frames
+        expected = (self.spec.batch, self.spec.height, self.spec.width, 3)
+        if batch.shape != expected:
+            raise ValueError(f"this {self.backend} engine was built for frames {expected}, got {batch.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(batch))
+        if self._device.type == "cuda":  # pinned host buffer, non-blocking uint8 upload
+            if self._pinned is None:
+                self._pinned = torch.empty(expected, dtype=torch.uint8).pin_memory()
+            self._pinned.copy_(x)
+            x = self._pinned.to(self._device, non_blocking=True)
+        mean, std = self._style_tensors(style)
+        a = torch.tensor([alpha], dtype=torch.float32, device=self._device)
+        c = torch.tensor([color], dtype=torch.float32, device=self._device)
+        with torch.inference_mode():
+            out = self._run(x, mean, std, a, c)
+        out = out.cpu().numpy() if isinstance(out, Tensor) else out
+        return out[0] if single else out
+
+
+def _examples(spec: EngineSpec, device: torch.device) -> tuple[Tensor, ...]:
+    frames = torch.randint(0, 256, (spec.batch, spec.height, spec.width, 3), dtype=torch.uint8, device=device)
+    return (frames, torch.zeros(512, device=device), torch.ones(512, device=device),
+            torch.ones(1, device=device), torch.zeros(1, device=device))
+
+
+def _graph(model: AdaINModel, spec: EngineSpec) -> FrameGraph:
+    g = FrameGraph(model, spec.height, spec.width).eval().to(spec.device)
+    return g.half() if spec.fp16 else g
+
+
+def _build_eager(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
+    return graph
+
+
+def _build_torchscript(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
+    if path.is_file():
+        try:
+            return torch.jit.load(str(path), map_location=spec.device)
+        except Exception:  # corrupt or from another build: rebuild below
+            path.unlink(missing_ok=True)
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(graph, _examples(spec, torch.device(spec.device)), check_trace=False)
+        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+    _atomic(path, lambda tmp: torch.jit.save(frozen, str(tmp)))
+    return frozen
+
+
+def _build_onnx(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
+    import onnxruntime as ort
+
+    names = ["frames", "style_mean", "style_std", "alpha", "color"]
+
+    def session() -> "ort.InferenceSession":
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    sess = None
+    if path.is_file():
+        try:
+            sess = session()
+        except Exception:  # corrupt cache: export again
+            path.unlink(missing_ok=True)
+    if sess is None:
+        export_onnx(graph, spec, path)
+        sess = session()
+
+    def run(frames: Tensor, mean: Tensor, std: Tensor, alpha: Tensor, color: Tensor) -> np.ndarray:
+        feeds = dict(zip(names, (t.cpu().numpy() for t in (frames, mean, std, alpha, color))))
+        return sess.run(["stylized"], feeds)[0]
+
+    return run
+
+
+def export_onnx(graph: FrameGraph, spec: EngineSpec, path: Path) -> None:
+    """Write the frame graph as an ONNX file (also a product: tools/export_onnx.py)."""
+    names = ["frames", "style_mean", "style_std", "alpha", "color"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _atomic(path, lambda tmp: torch.onnx.export(
+            graph, _examples(spec, torch.device("cpu")), str(tmp), input_names=names, output_names=["stylized"],
+            opset_version=17, dynamo=False))
+
+
+def _build_tensorrt(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
+    import torch_tensorrt
+
+    if path.is_file():
+        try:
+            return torch.export.load(str(path)).module()
+        except Exception:
+            path.unlink(missing_ok=True)
+    inputs = list(_examples(spec, torch.device(spec.device)))
+    precisions = {torch.float16, torch.float32} if spec.fp16 else {torch.float32}
+    trt = torch_tensorrt.compile(graph, ir="dynamo", arg_inputs=inputs, enabled_precisions=precisions)
+    try:
+        _atomic(path, lambda tmp: torch_tensorrt.save(trt, str(tmp), arg_inputs=inputs))
+    except Exception as e:  # caching is an optimisation: run uncached rather than fail
+        warnings.warn(f"TensorRT engine not cached: {e}")
+    return trt
+
+
+_BUILDERS = {"eager": _build_eager, "torchscript": _build_torchscript, "onnx": _build_onnx, "tensorrt": _build_tensorrt}
+_SUFFIX = {"eager": "", "torchscript": ".ts", "onnx": ".onnx", "tensorrt": ".ep"}
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    tmp.replace(path)
+
+
+def make_stylizer(
+    model: AdaINModel, backend: str, height: int, width: int, batch: int = 1, device: str = "cpu", fp16: bool = False
+) -> Stylizer:
+    """Build (or load from the cache) an engine for frames of (batch, height, width)."""
+    name, _ = choose_backend(backend, device)
+    if fp16 and not device.startswith("cuda"):
+        raise BackendError("--fp16 needs a CUDA GPU; on the CPU use fp32")
+    spec = EngineSpec(name, height, width, batch, device, fp16)
+    model = model.eval()
+    path = cache_dir() / "engines" / f"{name}-{cache_key(spec, weights_fingerprint(model))}{_SUFFIX[name]}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    run = _BUILDERS[name](_graph(model, spec), spec, path)
+    stylizer = Stylizer(spec, run, time.perf_counter() - t0, path if _SUFFIX[name] else None)
+    stylizer.warmup()
+    return stylizer

@@ -1,0 +1,49 @@
+"""The whole per-frame computation as one module, so every backend compiles the same graph.
+
+uint8 BGR frames (N, H, W, 3) -> preprocess -> encoder -> AdaIN with alpha ->
+decoder -> colour preservation -> clip -> uint8 BGR frames. The style
+statistics, alpha and the colour-preservation weight are graph *inputs*: a
+style switch or a key press never rebuilds an engine.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engines.adain import adain, blend_alpha
+from engines.color import luminance_transfer
+from engines.model import MIN_SIDE, MULTIPLE, AdaINModel
+
+
+def padded_size(h: int, w: int) -> tuple[int, int]:
+    """Sides the graph computes at for an (h, w) frame."""
+    return max(h + (-h % MULTIPLE), MIN_SIDE), max(w + (-w % MULTIPLE), MIN_SIDE)
+
+
+class FrameGraph(nn.Module):
+    """Frames of one fixed size in, frames of that size out."""
+
+    def __init__(self, model: AdaINModel, height: int, width: int) -> None:
+        super().__init__()
+        self.encoder = model.encoder
+        self.decoder = model.decoder
+        self.height, self.width = height, width
+        ph, pw = padded_size(height, width)
+        self.pad = (0, pw - width, 0, ph - height)
+        self.pad_mode = "reflect" if pw - width < width and ph - height < height else "replicate"
+        self.dtype = next(model.decoder.parameters()).dtype  # fp16 engines compute in fp16, stats in fp32
+
+    def forward(self, frames: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor, color: Tensor) -> Tensor:
+        """frames uint8 (N, H, W, 3) BGR; style_* (C,) fp32; alpha, color: 0-d or (1,) in [0, 1]."""
+        x = frames.permute(0, 3, 1, 2).flip(1).float() / 255.0  # RGB [0, 1]
+        x = F.pad(x, self.pad, mode=self.pad_mode)
+        f = self.encoder(x.to(self.dtype))
+        t = blend_alpha(f, adain(f, style_mean, style_std), alpha.reshape(-1, 1, 1, 1).to(f.dtype))
+        out = self.decoder(t).float()
+        kept = luminance_transfer(out.clamp(0, 1), x.float())
+        w = color.reshape(-1, 1, 1, 1).float()
+        out = out + (kept - out) * w
+        out = out[:, :, : self.height, : self.width]
+        out = (out.clamp(0, 1) * 255.0).round().to(torch.uint8)
+        return out.flip(1).permute(0, 2, 3, 1).contiguous()

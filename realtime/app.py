@@ -1,0 +1,269 @@
+"""The live loop: newest frame -> stylize -> HUD -> window / recording, with keys and kiosk recovery."""
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engines.backends import Stylizer
+from realtime.capture import CaptureThread
+from realtime.display import Display
+from realtime.hud import HudInfo, draw_help, draw_hud, reconnecting_frame
+from realtime.keys import action_for, help_lines
+from realtime.recorder import LiveRecorder, RecorderError
+from realtime.style_bank import StyleBank
+
+log = logging.getLogger("realtime")
+
+
+@dataclass
+class AppConfig:
+    alpha: float = 1.0
+    record: Path | None = None
+    display: bool = True
+    fullscreen: bool = False
+    kiosk: bool = False
+    cycle: float | None = None          # seconds between automatic style changes
+    max_frames: int | None = None
+    key_script: dict[int, list[str]] = field(default_factory=dict)  # output frame -> keys
+    stats_path: Path | None = None      # one JSON line per output frame (freshness, style, alpha)
+    snapshot_dir: Path = Path(".")
+    show_hud: bool = True
+
+
+class Rate:
+    """Exponential moving average of events per second."""
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def add(self, seconds: float) -> None:
+        if seconds > 0:
+            fps = 1.0 / seconds
+            self.value = fps if self.value == 0 else 0.9 * self.value + 0.1 * fps
+
+
+class LiveApp:
+    def __init__(self, cfg: AppConfig, capture: CaptureThread, stylizer: Stylizer, bank: StyleBank,
+                 display: Display) -> None:
+        self.cfg = cfg
+        self.capture = capture
+        self.stylizer = stylizer
+        self.bank = bank
+        self.display = display
+        self.alpha = cfg.alpha
+        self.color = False
+        self.blend_weight: float | None = None
+        self.show_hud = cfg.show_hud and not cfg.kiosk
+        self.show_help = False
+        self.frozen: tuple[np.ndarray, np.ndarray] | None = None
+        self.recorder: LiveRecorder | None = None
+        self.record_path = cfg.record
+        self.model_rate, self.display_rate = Rate(), Rate()
+        self.frames_out = 0
+        self.errors = 0
+        self.running = True
+        self.last_cycle = time.monotonic()
+        self.snapshots: list[Path] = []
+        self.snapshot_pending = False
+        self._last_seq = 0
+        self._last_out = time.monotonic()
+        self._stats = open(cfg.stats_path, "w") if cfg.stats_path else None
+        self.height, self.width = stylizer.spec.height, stylizer.spec.width
+
+    # --- actions -----------------------------------------------------------------------------------------
+    def style_stats(self):
+        return self.bank.current.stats if self.blend_weight is None else self.bank.blend(self.blend_weight)
+
+    def style_label(self) -> str:
+        if self.blend_weight is None:
+            return f"{self.bank.index + 1}:{self.bank.current.name}"
+        nxt = self.bank.styles[(self.bank.index + 1) % len(self.bank)]
+        return f"{self.blend_weight:.2f} {self.bank.current.name} + {1 - self.blend_weight:.2f} {nxt.name}"
+
+    def handle(self, key: int | str) -> None:
+        act = action_for(key)
+        if act is None:
+            return
+        name, arg = act
+        if name == "select":
+            if self.bank.select(arg):
+                self.blend_weight = None
+        elif name in ("next", "prev"):
+            self.bank.step(1 if name == "next" else -1)
+            self.blend_weight = None
+        elif name == "alpha_up":
+            self.alpha = min(1.0, round(self.alpha + 0.1, 2))
+        elif name == "alpha_down":
+            self.alpha = max(0.0, round(self.alpha - 0.1, 2))
+        elif name == "blend":
+            cycle = [0.5, 0.75, 0.25]  # weight of the current style; again = next weights
+            self.blend_weight = 0.5 if self.blend_weight not in cycle else cycle[(cycle.index(self.blend_weight) + 1) % 3]
+        elif name == "color":
+            self.color = not self.color
+        elif name == "snapshot":
+            self.snapshot_pending = True
+        elif name == "record":
+            self.toggle_recording()
+        elif name == "fullscreen":
+            self.display.set_fullscreen(not self.display.fullscreen)
+        elif name == "freeze":
+            self.frozen = None if self.frozen is not None else self._freeze_request()
+        elif name == "help":
+            self.show_help = not self.show_help
+            self.show_hud = self.show_hud or self.show_help
+        elif name == "hud":
+            self.show_hud = not self.show_hud
+        elif name == "rescan":
+            added = self.bank.rescan()
+            log.info("rescan: %d new style(s)", len(added))
+        elif name == "quit":
+            self.running = False
+
+    def _freeze_request(self) -> tuple[np.ndarray, np.ndarray] | None:
+        frame = self.capture.latest()
+        if frame is None:
+            return None
+        small = self._resize(frame.image)
+        return small, small  # stylized half is recomputed each loop so keys still apply
+
+    def toggle_recording(self) -> None:
+        if self.recorder is not None:
+            frames = self.recorder.close()
+            log.info("recording stopped: %d frames in %s", frames, self.record_path)
+            self.recorder = None
+            return
+        if self.record_path is None:
+            self.record_path = Path(time.strftime("recording-%Y%m%d-%H%M%S.mp4"))
+        self.recorder = LiveRecorder(self.record_path, self.width, self.height, time.monotonic())
+        log.info("recording to %s (%dx%d)", self.record_path, self.width, self.height)
+
+    # --- loop --------------------------------------------------------------------------------------------
+    def _resize(self, image: np.ndarray) -> np.ndarray:
+        if image.shape[:2] == (self.height, self.width):
+            return image
+        return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+
+    def step(self) -> bool:
+        """One output frame; False when the app should stop."""
+        for key in self.cfg.key_script.get(self.frames_out, []):
+            self.handle(key)
+        if not self.running:
+            return False
+        if self.cfg.cycle and time.monotonic() - self.last_cycle >= self.cfg.cycle:
+            self.bank.step(1)
+            self.blend_weight = None
+            self.last_cycle = time.monotonic()
+        t_loop = time.monotonic()
+        newest_before = self.capture.newest_seq()
+        used_seq, capture_time = -1, t_loop
+        if self.capture.reconnecting:
+            out = reconnecting_frame(self.height, self.width, self.capture.reconnects + 1)
+            stylized = out
+            time.sleep(0.05)
+        else:
+            if self.frozen is not None:
+                small = self.frozen[0]
+            else:
+                frame = self.capture.latest()
+                if frame is None or (frame.seq == self._last_seq):
+                    if self.capture.finished:
+                        return False
+                    time.sleep(0.002)  # nothing new: wait for the camera, don't restylize
+                    return True
+                self._last_seq = frame.seq
+                used_seq, capture_time = frame.seq, frame.time
+                small = self._resize(frame.image)
+            t0 = time.monotonic()
+            stylized = self.stylizer(small, self.style_stats(), self.alpha, 1.0 if self.color else 0.0)
+            self.model_rate.add(time.monotonic() - t0)
+            out = np.hstack([small, stylized]) if self.frozen is not None else stylized
+        now = time.monotonic()
+        if self.recorder is not None:
+            try:
+                self.recorder.write(stylized, now)
+            except RecorderError as e:  # disk full, say: keep the live view, keep what was written
+                log.error("%s; recording stopped", e)
+                self.recorder.close()
+                self.recorder = None
+        if self.snapshot_pending:
+            self._snapshot(out)
+        if self.display.enabled:
+            shown = out.copy() if (self.show_hud or self.show_help) else out
+            if self.show_hud:
+                draw_hud(shown, HudInfo(self.model_rate.value, self.display_rate.value, self.capture.dropped,
+                                        self.style_label(), self.alpha, self.stylizer.backend, self.color,
+                                        self.recorder is not None))
+            if self.show_help:
+                draw_help(shown, help_lines())
+            self.display.show(shown)
+            key = self.display.poll_key()
+            if key >= 0:
+                self.handle(key)
+            if self.display.closed():
+                self.running = False
+        self.display_rate.add(time.monotonic() - self._last_out)
+        self._last_out = time.monotonic()
+        if self._stats is not None:
+            self._stats.write(json.dumps({
+                "frame": self.frames_out, "seq": used_seq, "newest_at_start": newest_before,
+                "newest_at_end": self.capture.newest_seq(), "capture_time": capture_time, "out_time": now,
+                "style": self.bank.index, "blend": self.blend_weight, "alpha": self.alpha, "color": self.color,
+                "reconnecting": used_seq < 0}) + "\n")
+        self.frames_out += 1
+        if self.cfg.max_frames is not None and self.frames_out >= self.cfg.max_frames:
+            return False
+        return self.running
+
+    def _snapshot(self, img: np.ndarray) -> None:
+        self.snapshot_pending = False
+        path = self.cfg.snapshot_dir / time.strftime(f"snapshot-%Y%m%d-%H%M%S-{self.frames_out}.png")
+        cv2.imwrite(str(path), img)
+        self.snapshots.append(path)
+        log.info("snapshot %s", path)
+
+    def run(self) -> int:
+        """Until quit, end of file or --max-frames. In kiosk mode a failing frame is logged and skipped."""
+        self.capture.start()
+        try:
+            while True:
+                try:
+                    if not self.step():
+                        break
+                except KeyboardInterrupt:
+                    break
+                except Exception:
+                    if not self.cfg.kiosk:
+                        raise
+                    self.errors += 1
+                    log.exception("frame %d failed; continuing", self.frames_out)
+                    time.sleep(0.1)
+        finally:
+            self.close()
+        return self.frames_out
+
+    def close(self) -> None:
+        if self.recorder is not None:
+            frames = self.recorder.close()
+            log.info("recording saved: %d frames in %s", frames, self.record_path)
+            self.recorder = None
+        if self._stats is not None:
+            self._stats.close()
+            self._stats = None
+        self.capture.stop()
+        self.display.close()
+
+
+def setup_logging(kiosk: bool, log_file: Path | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file is not None or kiosk:
+        path = log_file or Path("kiosk.log")
+        handlers.append(logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=3))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers,
+                        force=True)

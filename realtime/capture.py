@@ -1,0 +1,150 @@
+"""Frames from a camera, file or stream, read on their own thread, newest only.
+
+A live view must never lag behind reality: when the model is slower than the
+camera, older frames are dropped (and counted), never queued. Read failures
+(an unplugged camera, a stream that stalls) are retried with backoff while the
+app shows a "reconnecting" picture instead of exiting.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+class SourceError(RuntimeError):
+    """The source cannot be opened at all; the message is one line for the user."""
+
+
+@dataclass
+class Frame:
+    image: np.ndarray  # uint8 HxWx3 BGR
+    seq: int           # 1, 2, 3 ... in capture order
+    time: float        # time.monotonic() when read
+
+
+def parse_source(text: str) -> int | str:
+    """'0' -> camera 0; anything else is a file path or URL."""
+    return int(text) if text.isdigit() else text
+
+
+def open_capture(source: int | str) -> cv2.VideoCapture:
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our own one-line errors instead
+    if isinstance(source, str) and "://" not in source and not Path(source).is_file():
+        raise SourceError(f"video source not found: {source}")
+    cap = cv2.VideoCapture(source)
+    if not cap.isOpened():
+        kind = f"camera {source}" if isinstance(source, int) else f"video source {source}"
+        raise SourceError(f"cannot open {kind}")
+    return cap
+
+
+class CaptureThread:
+    """`latest()` returns the newest frame (or None before the first); `dropped` counts frames never used."""
+
+    def __init__(self, source: int | str, loop: bool = False, pace: bool | None = None,
+                 max_backoff: float = 2.0) -> None:
+        self.source = source
+        self.loop = loop
+        self.is_file = isinstance(source, str) and "://" not in source
+        # A file is read at its own frame rate so it behaves like a camera.
+        self.pace = self.is_file if pace is None else pace
+        self.max_backoff = max_backoff
+        self.cap = open_capture(source)
+        ok, first = self.cap.read()
+        if not ok or first is None:
+            raise SourceError(f"cannot read a frame from {source}")
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 1 <= fps <= 240 else 30.0
+        self.size = (first.shape[0], first.shape[1])
+        self._lock = threading.Lock()
+        self._latest: Frame | None = None
+        self._consumed_seq = 0
+        self.seq = 0
+        self.dropped = 0
+        self.reconnects = 0
+        self.reconnecting = False
+        self.finished = False  # a file source without --loop reached its end
+        self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.is_file else 0
+        self._pos = 1  # frames read from a file so far: where to resume after a failure
+        self._stop = threading.Event()
+        self._publish(first)
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+
+    def start(self) -> "CaptureThread":
+        """Begin reading; separate from opening so a slow engine build does not eat a file source."""
+        if not self._thread.is_alive():
+            self._thread.start()
+        return self
+
+    def _publish(self, image: np.ndarray) -> None:
+        with self._lock:
+            if self._latest is not None and self._latest.seq > self._consumed_seq:
+                self.dropped += 1  # overwritten before anyone used it
+            self.seq += 1
+            self._latest = Frame(image, self.seq, time.monotonic())
+
+    def latest(self) -> Frame | None:
+        with self._lock:
+            if self._latest is not None:
+                self._consumed_seq = self._latest.seq
+            return self._latest
+
+    def newest_seq(self) -> int:
+        with self._lock:
+            return self.seq
+
+    def _reopen(self) -> bool:
+        try:
+            self.cap.release()
+            self.cap = open_capture(self.source)
+            return True
+        except SourceError:
+            return False
+
+    def _run(self) -> None:
+        period = 1.0 / self.fps
+        next_time = time.monotonic() + period
+        backoff = 0.1
+        while not self._stop.is_set():
+            if self.pace:
+                delay = next_time - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
+                next_time = max(next_time + period, time.monotonic() - period)
+            try:
+                ok, image = self.cap.read()
+            except cv2.error:
+                ok, image = False, None
+            if ok and image is not None:
+                self.reconnecting = False
+                backoff = 0.1
+                self._pos += 1
+                self._publish(image)
+                continue
+            at_end = self.is_file and (self.frame_count <= 0 or self._pos >= self.frame_count - 1)
+            if at_end and not self.reconnecting:
+                if not self.loop:
+                    self.finished = True
+                    return
+                self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                self._pos = 0
+                continue
+            # camera unplugged / stream stalled / file failing mid-stream: retry with backoff
+            self.reconnecting = True
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+            if self._reopen():
+                self.reconnects += 1
+                if self.is_file:
+                    self.cap.set(cv2.CAP_PROP_POS_FRAMES, self._pos)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
+        self.cap.release()

@@ -1,0 +1,123 @@
+"""Video files written on their own thread through PyAV.
+
+The queue is bounded and blocks: a recording must never drop frames, and a
+slow disk must not grow memory without limit. `close()` flushes the encoder
+and the container, so whatever was written so far is a playable file.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+_STOP = object()
+
+
+class RecorderError(RuntimeError):
+    """The file cannot be written; the message is one line for the user."""
+
+
+def check_writable(path: Path) -> None:
+    """Fail before any work if `path` cannot be created."""
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise RecorderError(f"cannot write {path}: folder {parent} does not exist")
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as e:
+        raise RecorderError(f"cannot write {path}: {e.strerror}") from None
+
+
+class VideoWriter:
+    """`write(frame, pts)` with pts in `time_base` units; H.264 unless told otherwise."""
+
+    def __init__(self, path: Path, width: int, height: int, time_base: Fraction = Fraction(1, 1000),
+                 rate: Fraction | int = 30, codec: str = "libx264", crf: int = 18, queue_size: int = 8,
+                 container_format: str | None = None) -> None:
+        self.path = Path(path)
+        try:
+            self.container = av.open(str(self.path), mode="w", format=container_format)
+            self.stream = self.container.add_stream(codec, rate=rate)
+        except (av.FFmpegError, ValueError) as e:
+            raise RecorderError(f"cannot write {self.path}: {e}") from None
+        self.stream.width, self.stream.height = width, height
+        # 4:2:0 needs even sides; odd sizes keep full chroma instead of being cropped or scaled
+        even = width % 2 == 0 and height % 2 == 0
+        self.stream.pix_fmt = "yuv420p" if even or "264" not in codec else "yuv444p"
+        self.stream.time_base = time_base
+        # the encoder must count in the same units, or close timestamps collapse onto one tick of 1/rate
+        self.stream.codec_context.time_base = time_base
+        if "264" in codec:
+            self.stream.options = {"crf": str(crf), "preset": "veryfast"}
+        self.time_base = time_base
+        self.frames = 0
+        self.error: Exception | None = None
+        self._last_pts: int | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
+        self._thread.start()
+
+    def write(self, frame: np.ndarray, pts: int) -> None:
+        """Blocks while the queue is full. Non-increasing pts are nudged forward (encoders require order)."""
+        if self.error is not None:
+            raise RecorderError(f"writing {self.path} failed: {self.error}")
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        self._queue.put((frame, pts))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            if self.error is not None:
+                continue  # drain so producers never block forever
+            frame, pts = item
+            try:
+                vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
+                vf.pts, vf.time_base = pts, self.time_base
+                for packet in self.stream.encode(vf):
+                    self.container.mux(packet)
+                self.frames += 1
+            except Exception as e:  # disk full, encoder failure: reported by write()/close()
+                self.error = e
+
+    def close(self) -> None:
+        """Flush and close; safe to call twice."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        if self.container is None:
+            return
+        try:
+            if self.error is None:
+                for packet in self.stream.encode(None):
+                    self.container.mux(packet)
+        finally:
+            self.container.close()
+            self.container = None
+
+
+class LiveRecorder:
+    """Records a live stream with real elapsed-time timestamps (playback speed = reality)."""
+
+    def __init__(self, path: Path, width: int, height: int, start: float) -> None:
+        self.writer = VideoWriter(path, width, height, time_base=Fraction(1, 1000))
+        self.start = start
+
+    def write(self, frame: np.ndarray, now: float) -> None:
+        self.writer.write(frame, int(round((now - self.start) * 1000)))
+
+    def close(self) -> int:
+        try:
+            self.writer.close()
+        except Exception as e:  # what was flushed before the failure stays in the file
+            logging.getLogger("realtime").error("closing %s failed: %s", self.writer.path, e)
+        return self.writer.frames

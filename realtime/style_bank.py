@@ -1,0 +1,118 @@
+"""Styles as precomputed statistics: encoded once, cached on disk, swapped instantly.
+
+A style is fully described at run time by the mean and std of its relu4_1
+features (two vectors of 512 floats). They are cached as safetensors (never
+pickle), keyed by the image file's content hash and the model's weights, so a
+restart or a second kiosk never re-encodes, and new weights never reuse stale
+statistics. Blends are arithmetic on the stored vectors.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from engines.images import ImageError, bgr_to_tensor, list_images, read_bgr, resize_short
+from engines.model import AdaINModel, StyleStats
+from engines.weights import cache_dir
+
+
+@dataclass
+class Style:
+    name: str
+    path: Path
+    stats: StyleStats
+
+
+class StyleBank:
+    """An ordered set of styles with a current index; `rescan()` picks up files added to the folder."""
+
+    def __init__(self, model: AdaINModel, model_key: str, paths: list[Path] | None = None,
+                 folder: Path | None = None, style_size: int = 512) -> None:
+        self.model = model
+        self.model_key = model_key
+        self.folder = folder
+        self.style_size = style_size
+        self.styles: list[Style] = []
+        self.index = 0
+        self.encoded = 0  # styles encoded by the network (cache misses)
+        for p in paths or []:
+            self.add(Path(p))
+        if folder is not None:
+            self.rescan()
+        if not self.styles:
+            raise ImageError(f"no style images in {folder}" if folder else "no style images given")
+
+    def _cache_path(self, path: Path) -> Path:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
+        d = cache_dir() / "styles"
+        d.mkdir(parents=True, exist_ok=True)
+        return d / f"{self.model_key}-{self.style_size}-{digest}.safetensors"
+
+    def encode(self, path: Path) -> StyleStats:
+        image = resize_short(read_bgr(path), self.style_size)  # raises ImageError with a clear message
+        cached = self._cache_path(path)
+        if cached.is_file():
+            try:
+                t = load_file(str(cached))
+                return StyleStats(t["mean"], t["std"])
+            except (SafetensorError, OSError, KeyError):
+                cached.unlink(missing_ok=True)
+        stats = self.model.encode_style(bgr_to_tensor(image))
+        self.encoded += 1
+        tmp = cached.with_name(cached.name + ".tmp")
+        save_file({"mean": stats.mean.contiguous(), "std": stats.std.contiguous()}, str(tmp))
+        tmp.replace(cached)
+        return stats
+
+    def add(self, path: Path) -> Style:
+        style = Style(path.stem, path, self.encode(path))
+        self.styles.append(style)
+        return style
+
+    def rescan(self) -> list[Style]:
+        """Encode images added to the style folder since the last scan; unreadable ones are skipped."""
+        if self.folder is None:
+            return []
+        known = {s.path.resolve() for s in self.styles}
+        added = []
+        for p in list_images(self.folder):
+            if p.resolve() not in known:
+                try:
+                    added.append(self.add(p))
+                except ImageError:
+                    continue
+        return added
+
+    def __len__(self) -> int:
+        return len(self.styles)
+
+    @property
+    def current(self) -> Style:
+        return self.styles[self.index]
+
+    def select(self, index: int) -> bool:
+        if 0 <= index < len(self.styles):
+            self.index = index
+            return True
+        return False
+
+    def step(self, delta: int) -> None:
+        self.index = (self.index + delta) % len(self.styles)
+
+    def blend(self, weight: float) -> StyleStats:
+        """Current style mixed with the next: weight * current + (1 - weight) * next."""
+        a, b = self.current.stats, self.styles[(self.index + 1) % len(self.styles)].stats
+        return StyleStats(weight * a.mean + (1 - weight) * b.mean, weight * a.std + (1 - weight) * b.std)
+
+
+def model_key(fingerprint: str) -> str:
+    return f"m{fingerprint}"
+
+
+def stats_equal(a: StyleStats, b: StyleStats) -> bool:
+    return torch.equal(a.mean, b.mean) and torch.equal(a.std, b.std)

@@ -1,0 +1,139 @@
+"""Live style transfer from a camera, video file or stream: `python -m realtime.webcam --style starry.jpg`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import cv2
+import torch
+
+from engines.backends import BACKENDS, BackendError, choose_backend, make_stylizer, weights_fingerprint
+from engines.images import ImageError, list_images
+from engines.model import AdaINModel
+from engines.weights import WEIGHT_NAMES, WeightsError, resolve
+from realtime.app import AppConfig, LiveApp, setup_logging
+from realtime.capture import CaptureThread, SourceError, parse_source
+from realtime.display import Display, NoDisplayError
+from realtime.keys import help_lines, parse_script
+from realtime.recorder import RecorderError, check_writable
+from realtime.style_bank import StyleBank, model_key
+
+log = logging.getLogger("realtime")
+
+
+def parse_size(text: str) -> tuple[int, int] | int:
+    """'512' -> shorter side 512; '1280x720' -> exactly that (width x height)."""
+    if "x" in text:
+        w, _, h = text.partition("x")
+        if w.isdigit() and h.isdigit() and int(w) >= 16 and int(h) >= 16:
+            return int(w), int(h)
+    elif text.isdigit() and int(text) >= 16:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"size must be N or WIDTHxHEIGHT (at least 16), got {text!r}")
+
+
+def processing_size(size: tuple[int, int] | int, frame_hw: tuple[int, int]) -> tuple[int, int]:
+    """(height, width) the model runs at: the source's aspect, sides rounded to multiples of 8."""
+    if isinstance(size, tuple):
+        w, h = size
+    else:
+        fh, fw = frame_hw
+        s = size / min(fh, fw)
+        h, w = fh * s, fw * s
+    return max(16, int(round(h / 8)) * 8), max(16, int(round(w / 8)) * 8)
+
+
+def open_display(enabled: bool, fullscreen: bool) -> Display:
+    try:
+        return Display(enabled, fullscreen)
+    except NoDisplayError as e:
+        raise ValueError(str(e)) from None
+    except cv2.error:
+        raise ValueError("cannot open a window; use --no-display") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m realtime.webcam",
+        description="Repaint a live camera (or a video file or stream) in the style of any painting.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="keys:\n" + "\n".join(help_lines()),
+    )
+    p.add_argument("--style", action="append", default=[], help="style image (repeat for several; keys 1-9 pick)")
+    p.add_argument("--style-dir", type=Path, help="folder of style images (new files picked up with key d)")
+    p.add_argument("--source", default="0", help="camera index, video file or stream URL (default 0)")
+    p.add_argument("--loop", action="store_true", help="restart a video file source at its end")
+    p.add_argument("--size", type=parse_size, default=512,
+                   help="processing size: shorter side N, or WIDTHxHEIGHT (default 512)")
+    p.add_argument("--backend", default="auto", choices=("auto",) + BACKENDS,
+                   help="inference backend (default auto: TensorRT on a GPU, else the fastest CPU backend)")
+    p.add_argument("--fp16", action="store_true", help="half precision (CUDA only)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
+    p.add_argument("--record", type=Path, help="record the stylized stream to this video file (key r toggles)")
+    p.add_argument("--fullscreen", action="store_true", help="start fullscreen (key f toggles)")
+    p.add_argument("--kiosk", action="store_true",
+                   help="unattended demo: fullscreen, no HUD, cycle styles, survive failures, log to a rotating file")
+    p.add_argument("--cycle", type=float, help="seconds between automatic style changes (kiosk default 30)")
+    p.add_argument("--no-display", action="store_true", help="run without a window (servers, kiosks behind other screens, tests)")
+    p.add_argument("--max-frames", type=int, help="stop after this many output frames")
+    p.add_argument("--style-size", type=int, default=512, help="style images' shorter side when encoded (default 512)")
+    p.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where key s saves PNGs (default .)")
+    p.add_argument("--log-file", type=Path, help="rotating log file (kiosk default kiosk.log)")
+    p.add_argument("--keys", default="", help="scripted key presses FRAME:KEY,... (demos and tests), e.g. 30:n,60:q")
+    p.add_argument("--stats", type=Path, help="write one JSON line per output frame (timing, freshness, style)")
+    p.add_argument("--model-weights", default="default", choices=WEIGHT_NAMES, help="weights to use (default: shipped)")
+    p.add_argument("--vgg", help="encoder weights file (original-adain: vgg_normalised.pth)")
+    p.add_argument("--decoder", help="decoder weights file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    torch.set_grad_enabled(False)
+    setup_logging(a.kiosk, a.log_file)
+    capture = None
+    try:
+        if not 0.0 <= a.alpha <= 1.0:
+            raise ValueError(f"--alpha must be between 0 and 1, got {a.alpha}")
+        if not a.style and a.style_dir is None:
+            raise ValueError("give at least one --style image or a --style-dir")
+        if a.style_dir is not None and not a.style_dir.is_dir():
+            raise ImageError(f"style folder not found: {a.style_dir}")
+        if a.style_dir is not None and not list_images(a.style_dir):
+            raise ImageError(f"style folder has no images: {a.style_dir}")
+        script = parse_script(a.keys)
+        if a.record is not None:
+            check_writable(a.record)
+        device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+        backend, why = choose_backend(a.backend, device)
+        model = AdaINModel(*resolve(a.model_weights, a.vgg, a.decoder)).eval().to(device)
+        fingerprint = weights_fingerprint(model)
+        bank = StyleBank(model, model_key(fingerprint), [Path(s) for s in a.style], a.style_dir, a.style_size)
+        capture = CaptureThread(parse_source(a.source), loop=a.loop)
+        height, width = processing_size(a.size, capture.size)
+        stylizer = make_stylizer(model, backend, height, width, device=device, fp16=a.fp16)
+        display = open_display(not a.no_display, a.fullscreen or a.kiosk)
+    except (ValueError, ImageError, WeightsError, SourceError, RecorderError, BackendError) as e:
+        if capture is not None:
+            capture.stop()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    log.info("backend %s (%s) on %s, %dx%d, %d style(s)", backend, why, device, width, height, len(bank))
+    cfg = AppConfig(
+        alpha=a.alpha, record=a.record, display=not a.no_display, fullscreen=a.fullscreen or a.kiosk, kiosk=a.kiosk,
+        cycle=a.cycle if a.cycle is not None else (30.0 if a.kiosk else None), max_frames=a.max_frames,
+        key_script=script, stats_path=a.stats, snapshot_dir=a.snapshot_dir,
+    )
+    app = LiveApp(cfg, capture, stylizer, bank, display)
+    if a.record is not None:
+        app.toggle_recording()
+    frames = app.run()
+    log.info("done: %d frames, %d dropped by capture, %d frame errors", frames, capture.dropped, app.errors)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
