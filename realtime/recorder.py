@@ -39,13 +39,17 @@ class VideoWriter:
 
     def __init__(self, path: Path, width: int, height: int, time_base: Fraction = Fraction(1, 1000),
                  rate: Fraction | int = 30, codec: str = "libx264", crf: int = 18, queue_size: int = 8,
-                 container_format: str | None = None) -> None:
+                 container_format: str | None = None, rotation: int = 0, copy_streams: tuple = ()) -> None:
+        """copy_streams: input streams (audio, subtitles) whose packets `write_packet` remuxes unchanged."""
         self.path = Path(path)
         try:
             self.container = av.open(str(self.path), mode="w", format=container_format)
             self.stream = self.container.add_stream(codec, rate=rate)
+            self.copies = {s.index: self.container.add_stream_from_template(s) for s in copy_streams}
         except (av.FFmpegError, ValueError) as e:
             raise RecorderError(f"cannot write {self.path}: {e}") from None
+        if rotation:
+            self.stream.set_display_rotation(rotation)
         self.stream.width, self.stream.height = width, height
         # 4:2:0 needs even sides; odd sizes keep full chroma instead of being cropped or scaled
         even = width % 2 == 0 and height % 2 == 0
@@ -72,6 +76,12 @@ class VideoWriter:
         self._last_pts = pts
         self._queue.put((frame, pts))
 
+    def write_packet(self, packet: av.Packet) -> None:
+        """Remux a packet of one of `copy_streams` as it is (no re-encode); same thread as the frames."""
+        if self.error is not None:
+            raise RecorderError(f"writing {self.path} failed: {self.error}")
+        self._queue.put((packet, None))
+
     def _run(self) -> None:
         while True:
             item = self._queue.get()
@@ -80,6 +90,13 @@ class VideoWriter:
             if self.error is not None:
                 continue  # drain so producers never block forever
             frame, pts = item
+            if pts is None:  # a packet to copy
+                try:
+                    frame.stream = self.copies[frame.stream.index]
+                    self.container.mux(frame)
+                except Exception as e:
+                    self.error = e
+                continue
             try:
                 vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
                 vf.pts, vf.time_base = pts, self.time_base

@@ -27,7 +27,7 @@ def make_video(path: Path, frames: int = 60, width: int = 160, height: int = 120
     v.width, v.height = width, height
     v.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
     if rotate is not None:
-        v.metadata["rotate"] = str(rotate)
+        v.set_display_rotation(rotate)
     a = None
     if audio:
         a = container.add_stream("aac", rate=48000)

@@ -1,0 +1,164 @@
+import re
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from media import decode_frames, make_video
+from tools.flicker import frames as read_frames
+from tools.flicker import warping_error
+
+STYLE = str(ROOT / "tests/data/painting.jpg")
+
+
+def video(*args, timeout=600):
+    return subprocess.run([sys.executable, str(ROOT / "tools/video.py"), *args, "--quiet"], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def stream_info(path):
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        pts = [float(f.pts * f.time_base) for f in c.decode(v)]
+    with av.open(str(path)) as c:
+        audio = [bytes(p) for p in c.demux(audio=0) if p.size] if c.streams.audio else []
+    with av.open(str(path)) as c:
+        rotation = next(iter(c.decode(video=0))).rotation
+        duration = c.duration
+    return pts, audio, rotation, duration
+
+
+def test_timing_audio_and_frames_are_kept(tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=40, rate=Fraction(30000, 1001), audio=True)
+    out = tmp_path / "out.mp4"
+    r = video(str(src), "-o", str(out), "--style", STYLE, "--backend", "onnx")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"done: 40 frames", r.stdout)
+    pts_in, audio_in, _, dur_in = stream_info(src)
+    pts_out, audio_out, _, dur_out = stream_info(out)
+    assert len(pts_out) == len(pts_in) == 40
+    np.testing.assert_allclose(pts_out, pts_in, atol=1e-4)
+    assert audio_out == audio_in and len(audio_in) > 10  # byte-identical audio packets
+    assert abs(dur_out - dur_in) / dur_in < 0.02
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].average_rate == Fraction(30000, 1001)
+    assert not (tmp_path / "out.partial.mp4").exists()
+
+
+def test_rotation_kept_and_odd_sizes_come_out_at_input_size(tmp_path):
+    src = make_video(tmp_path / "rot.mp4", frames=6, width=64, height=48, rotate=90)
+    out = tmp_path / "rot_out.mp4"
+    assert video(str(src), "-o", str(out), "--style", STYLE).returncode == 0
+    assert stream_info(out)[2] == 90
+    for w, h in ((854, 480), (641, 359)):
+        src = make_video(tmp_path / f"{w}.mp4", frames=2, width=w, height=h)
+        out = tmp_path / f"{w}_out.mp4"
+        r = video(str(src), "-o", str(out), "--style", STYLE, "--backend", "onnx")
+        assert r.returncode == 0, r.stderr
+        frames = decode_frames(out)
+        assert len(frames) == 2 and frames[0].shape == (h, w, 3)
+
+
+def test_batches_start_end_and_scale(tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=30)
+    out = tmp_path / "o.mp4"
+    r = video(str(src), "-o", str(out), "--style", STYLE, "--batch", "4", "--start", "0.2", "--end", "0.7",
+              "--scale", "0.5")
+    assert r.returncode == 0, r.stderr
+    frames = decode_frames(out)
+    assert len(frames) == 15 and frames[0].shape == (60, 80, 3)
+
+
+def test_sigint_leaves_a_playable_partial_file(tmp_path):
+    src = make_video(tmp_path / "long.mp4", frames=400, width=320, height=240)
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tools/video.py"), str(src), "-o", str(out), "--style", STYLE,
+                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = tmp_path / "out.partial.mp4"
+    deadline = time.monotonic() + 120
+    while (not partial.exists() or partial.stat().st_size < 2000) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    m = re.search(r"interrupted: (\d+) frames written", err)
+    assert m, err
+    n = int(m.group(1))
+    assert 0 < n < 400
+    assert len(decode_frames(partial)) == n  # playable, every frame reported
+    assert not out.exists()
+
+
+def test_damaged_input_still_converts(tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=30, noise=30)
+    data = bytearray(src.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 3000] = bytes(3000)  # wipe part of the frame data
+    bad = tmp_path / "damaged.mp4"
+    bad.write_bytes(bytes(data))
+    r = video(str(bad), "-o", str(tmp_path / "o.mp4"), "--style", STYLE, "--backend", "onnx")
+    assert r.returncode == 0, r.stderr
+    assert len(decode_frames(tmp_path / "o.mp4")) >= 25
+
+
+def test_stabilize_lowers_flicker(tmp_path):
+    src = make_video(tmp_path / "pan.mp4", frames=24, width=192, height=144, noise=6)  # panning camera
+    plain, steady = tmp_path / "plain.mp4", tmp_path / "steady.mp4"
+    assert video(str(src), "-o", str(plain), "--style", STYLE, "--backend", "onnx").returncode == 0
+    assert video(str(src), "-o", str(steady), "--style", STYLE, "--backend", "onnx", "--stabilize").returncode == 0
+    original = read_frames(src)
+    e_plain = warping_error(original, read_frames(plain))
+    e_steady = warping_error(original, read_frames(steady))
+    assert e_steady < 0.7 * e_plain, (e_plain, e_steady)
+
+
+def audio_only(path):
+    c = av.open(str(path), "w")
+    a = c.add_stream("aac", rate=48000)
+    a.layout = "mono"
+    for i in range(10):
+        f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        f.sample_rate, f.pts = 48000, i * 1024
+        for p in a.encode(f):
+            c.mux(p)
+    for p in a.encode(None):
+        c.mux(p)
+    c.close()
+    return path
+
+
+@pytest.mark.parametrize("case", ["missing", "text", "no_video", "unwritable", "exists", "alpha"])
+def test_bad_input_one_line_exit_2_and_no_output(tmp_path, case):
+    src = make_video(tmp_path / "in.mp4", frames=3)
+    out = tmp_path / "out.mp4"
+    if case == "missing":
+        args = [str(tmp_path / "nope.mp4"), "-o", str(out)]
+    elif case == "text":
+        (tmp_path / "notes.mp4").write_text("not a video at all")
+        args = [str(tmp_path / "notes.mp4"), "-o", str(out)]
+    elif case == "no_video":
+        args = [str(audio_only(tmp_path / "sound.m4a")), "-o", str(out)]
+    elif case == "unwritable":
+        out = tmp_path / "no" / "such" / "out.mp4"
+        args = [str(src), "-o", str(out)]
+    elif case == "exists":
+        out.write_bytes(b"precious")
+        args = [str(src), "-o", str(out)]
+    else:
+        args = [str(src), "-o", str(out), "--alpha", "-1"]
+    r = video(*args, "--style", STYLE)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    if case == "exists":
+        assert out.read_bytes() == b"precious"
+    else:
+        assert not out.exists()
+    assert not list(tmp_path.glob("*.partial.*"))

@@ -1,0 +1,330 @@
+"""Stylize a video file the way ffmpeg would treat it: nothing lost, nothing changed that was not asked for.
+
+Decode (PyAV) -> batched stylization with the style encoded once -> encode (PyAV), on
+three overlapping threads. Frame timestamps, time base, rotation and resolution are
+kept; audio and subtitle streams are remuxed unchanged. Output goes to
+NAME.partial.EXT and is renamed when complete; Ctrl-C or SIGTERM finishes the
+batch in hand and leaves a playable NAME.partial.EXT of every frame done.
+
+Examples:
+    python tools/video.py clip.mp4 -o clip_starry.mp4 --style starry.jpg
+    python tools/video.py clip.mp4 -o mix.mp4 --style a.jpg --style b.jpg --weights 0.7,0.3 --alpha 0.8
+    python tools/video.py long.mkv -o part.mkv --style a.jpg --start 60 --end 90 --scale 0.5 --stabilize
+"""
+from __future__ import annotations
+
+import argparse
+import queue
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import av  # noqa: E402
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from engines.adain import check_weights, interpolate_stats  # noqa: E402
+from engines.backends import BACKENDS, BackendError, make_stylizer  # noqa: E402
+from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short  # noqa: E402
+from engines.model import AdaINModel, StyleStats  # noqa: E402
+from engines.weights import WeightsError, resolve  # noqa: E402
+from realtime.recorder import RecorderError, VideoWriter  # noqa: E402
+from tools.stabilize import Stabilizer  # noqa: E402
+
+CODECS = {"h264": "libx264", "mpeg4": "mpeg4", "vp8": "libvpx"}
+
+
+class VideoError(ValueError):
+    """Bad input or output; one line for the user."""
+
+
+@dataclass
+class Probe:
+    width: int
+    height: int
+    time_base: Fraction
+    rate: Fraction
+    frames: int
+    rotation: int
+    copy_indexes: list[int]
+
+
+def probe(path: Path) -> Probe:
+    if not path.is_file():
+        raise VideoError(f"input not found: {path}")
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise VideoError(f"no video stream in {path}")
+            v = c.streams.video[0]
+            rotation = 0
+            for frame in c.decode(v):
+                rotation = int(frame.rotation or 0)
+                break
+            else:
+                raise VideoError(f"no decodable video frames in {path}")
+            rate = v.average_rate or v.guessed_rate or Fraction(30)
+            frames = v.frames or int(float(v.duration * v.time_base * rate)) if v.duration else v.frames
+            copies = [s.index for s in c.streams if s.type in ("audio", "subtitle")]
+            return Probe(v.codec_context.width, v.codec_context.height, v.time_base, Fraction(rate), frames or 0,
+                         rotation, copies)
+    except av.FFmpegError as e:
+        raise VideoError(f"not a readable video file: {path} ({type(e).__name__})") from None
+
+
+def output_size(p: Probe, size: int | None, scale: float | None) -> tuple[int, int]:
+    """(width, height) to write: the input's unless --size/--scale ask otherwise."""
+    if size:
+        s = size / min(p.width, p.height)
+    elif scale:
+        s = scale
+    else:
+        return p.width, p.height
+    return max(16, round(p.width * s)), max(16, round(p.height * s))
+
+
+class Interrupt:
+    """SIGINT/SIGTERM set a flag; the loop finishes its batch and closes the file properly."""
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._old = {}
+
+    def __enter__(self) -> "Interrupt":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.hit = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def decode_thread(path: Path, start: float | None, end: float | None, out: queue.Queue, packets: queue.Queue,
+                  stop: threading.Event, stats: dict) -> None:
+    """Demux once: video frames -> `out`, audio/subtitle packets -> `packets`; corrupt packets counted, skipped."""
+    try:
+        with av.open(str(path)) as c:
+            v = c.streams.video[0]
+            copies = [s for s in c.streams if s.type in ("audio", "subtitle")]
+            tb = v.time_base
+            if start:
+                c.seek(int(start / tb), stream=v, backward=True)
+            for packet in c.demux([v, *copies]):
+                if stop.is_set():
+                    break
+                if packet.stream.type != "video":
+                    if packet.dts is None:
+                        continue
+                    t = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
+                    if (start is None or t >= start) and (end is None or t < end):
+                        packets.put(packet)
+                    continue
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError:
+                    stats["corrupt"] += 1
+                    continue
+                for f in frames:
+                    t = float(f.pts * tb) if f.pts is not None else None
+                    if t is not None and start is not None and t < start:
+                        continue
+                    if t is not None and end is not None and t >= end:
+                        stop.set()
+                        break
+                    out.put((f.to_ndarray(format="bgr24"), f.pts))
+    except av.FFmpegError as e:
+        stats["error"] = f"decoding stopped: {e}"
+    finally:
+        out.put(None)
+
+
+def encode_style(model: AdaINModel, paths: list[str], weights: list[float] | None, size: int) -> StyleStats:
+    stats = [model.encode_style(bgr_to_tensor(resize_short(read_bgr(p), size))) for p in paths]
+    if len(stats) == 1:
+        return stats[0]
+    w = weights or [1.0 / len(stats)] * len(stats)
+    m, s = interpolate_stats(torch.stack([x.mean for x in stats]), torch.stack([x.std for x in stats]), w)
+    return StyleStats(m, s)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Stylize a video file (AdaIN), keeping its timing, rotation and audio.",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1],
+    )
+    p.add_argument("input", type=Path, help="input video file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output file (container from the extension)")
+    p.add_argument("--style", action="append", required=True, help="style image (repeat to interpolate several)")
+    p.add_argument("--weights", help="interpolation weights, one per style, summing to 1 (e.g. 0.7,0.3)")
+    p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
+    p.add_argument("--preserve-color", action="store_true", help="keep the video's colours (luminance transfer)")
+    p.add_argument("--size", type=int, help="output shorter side in pixels (default: the input's size)")
+    p.add_argument("--scale", type=float, help="output size as a fraction of the input's (e.g. 0.5)")
+    p.add_argument("--backend", default="auto", choices=("auto",) + BACKENDS, help="inference backend (default auto)")
+    p.add_argument("--fp16", action="store_true", help="half precision (CUDA only)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality, lower is better (default 18)")
+    p.add_argument("--codec", default="h264", choices=sorted(CODECS), help="video codec (default h264)")
+    p.add_argument("--batch", type=int, default=1, help="frames per model call (default 1; 4-8 helps on a GPU)")
+    p.add_argument("--start", type=float, help="start time in seconds")
+    p.add_argument("--end", type=float, help="end time in seconds")
+    p.add_argument("--stabilize", action="store_true", help="reduce flicker: blend with the previous result warped by optical flow")
+    p.add_argument("--style-size", type=int, default=512, help="style images' shorter side when encoded (default 512)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def partial_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.partial{output.suffix}")
+
+
+def check_args(a: argparse.Namespace) -> list[float] | None:
+    if not 0.0 <= a.alpha <= 1.0:
+        raise VideoError(f"--alpha must be between 0 and 1, got {a.alpha}")
+    if a.size and a.scale:
+        raise VideoError("give --size or --scale, not both")
+    if a.batch < 1:
+        raise VideoError("--batch must be at least 1")
+    if a.start is not None and a.end is not None and a.end <= a.start:
+        raise VideoError("--end must be after --start")
+    weights = None
+    if a.weights:
+        try:
+            weights = check_weights([float(x) for x in a.weights.split(",")], len(a.style))
+        except ValueError as e:
+            raise VideoError(str(e)) from None
+    if a.output.exists() and not a.overwrite:
+        raise VideoError(f"{a.output} exists; pass --overwrite to replace it")
+    if not a.output.resolve().parent.is_dir():
+        raise VideoError(f"output folder does not exist: {a.output.resolve().parent}")
+    if a.output.resolve() == a.input.resolve():
+        raise VideoError("output would overwrite the input")
+    return weights
+
+
+def run(a: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    weights = check_args(a)
+    info = probe(a.input)
+    for s in a.style:
+        read_bgr(s)  # fail on a bad style before any work
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+    model = AdaINModel(*resolve()).eval().to(device)
+    style = encode_style(model, a.style, weights, a.style_size)
+    width, height = output_size(info, a.size, a.scale)
+    stylizer = make_stylizer(model, a.backend, height, width, batch=a.batch, device=device, fp16=a.fp16)
+    stabilizer = Stabilizer() if a.stabilize else None
+    tmp = partial_path(a.output)
+    with av.open(str(a.input)) as src:
+        copies = tuple(s for s in src.streams if s.index in info.copy_indexes)
+        try:
+            writer = VideoWriter(tmp, width, height, time_base=info.time_base, rate=info.rate,
+                                 codec=CODECS[a.codec], crf=a.crf, rotation=info.rotation, copy_streams=copies)
+        except RecorderError as e:
+            tmp.unlink(missing_ok=True)
+            raise VideoError(str(e)) from None
+    frames_q: queue.Queue = queue.Queue(maxsize=4 * a.batch)
+    packets_q: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    stats = {"corrupt": 0, "error": None}
+    reader = threading.Thread(target=decode_thread, args=(a.input, a.start, a.end, frames_q, packets_q, stop, stats),
+                              daemon=True)
+    total = info.frames
+    if a.start or a.end:
+        dur = (a.end or total / float(info.rate)) - (a.start or 0)
+        total = max(0, int(round(dur * float(info.rate))))
+    bar = tqdm(total=total or None, unit="frame", disable=a.quiet, dynamic_ncols=True)
+    written, t0, interrupted = 0, time.perf_counter(), False
+    first_pts: int | None = None
+    color = 1.0 if a.preserve_color else 0.0
+
+    def flush_packets() -> None:
+        while True:
+            try:
+                writer.write_packet(packets_q.get_nowait())
+            except queue.Empty:
+                return
+
+    with Interrupt() as intr:
+        reader.start()
+        done = False
+        try:
+            while not done and not intr.hit:
+                batch, pts = [], []
+                while len(batch) < a.batch:
+                    item = frames_q.get()
+                    if item is None:
+                        done = True
+                        break
+                    img, p = item
+                    if img.shape[:2] != (height, width):
+                        img = cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
+                    batch.append(img)
+                    pts.append(p)
+                if not batch:
+                    break
+                n = len(batch)
+                padded = np.stack(batch + [batch[-1]] * (a.batch - n))
+                out = stylizer(padded, style, a.alpha, color)[:n]
+                if stabilizer is not None:
+                    out = np.stack([stabilizer(c, o) for c, o in zip(batch, out)])
+                flush_packets()
+                for img, p in zip(out, pts):
+                    if first_pts is None:
+                        first_pts = p if (a.start and p is not None) else 0
+                    writer.write(img, (p - first_pts) if p is not None else written)
+                    written += 1
+                bar.update(n)
+            interrupted = intr.hit
+        finally:
+            stop.set()
+            while reader.is_alive():  # unblock the reader if it waits on a full queue
+                try:
+                    frames_q.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            if not interrupted:
+                flush_packets()
+            bar.close()
+            writer.close()
+    seconds = time.perf_counter() - t0
+    if writer.error is not None:
+        raise VideoError(f"writing failed after {written} frames: {writer.error}; partial output in {tmp}")
+    if interrupted:
+        print(f"interrupted: {written} frames written to {tmp} (playable); {a.output} not created", file=sys.stderr)
+        return 130
+    if written == 0:
+        tmp.unlink(missing_ok=True)
+        raise VideoError(f"no frames decoded from {a.input}")
+    tmp.replace(a.output)
+    skipped = f", {stats['corrupt']} corrupt packet(s) skipped" if stats["corrupt"] else ""
+    warn = f" ({stats['error']})" if stats["error"] else ""
+    print(f"done: {written} frames in {seconds:.1f} s ({written / max(seconds, 1e-9):.2f} fps){skipped}{warn} -> {a.output}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    torch.set_grad_enabled(False)
+    try:
+        return run(a)
+    except (VideoError, ImageError, WeightsError, BackendError, RecorderError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
