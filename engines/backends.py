@@ -26,8 +26,7 @@ from engines.model import AdaINModel, StyleStats
 from engines.weights import cache_dir
 
 BACKENDS = ("eager", "torchscript", "onnx", "tensorrt")
-# Fastest CPU backend on the 2-core AVX-512 machines (tools/bench.py, BENCHMARKS.md).
-CPU_DEFAULT = "torchscript"
+PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 class BackendError(RuntimeError):
@@ -41,7 +40,7 @@ class EngineSpec:
     width: int
     batch: int = 1
     device: str = "cpu"
-    fp16: bool = False
+    precision: str = "fp32"
 
 
 def available_backends(device: str = "cpu") -> list[str]:
@@ -54,20 +53,48 @@ def available_backends(device: str = "cpu") -> list[str]:
     return found
 
 
-def choose_backend(requested: str, device: str) -> tuple[str, str]:
-    """The backend to use and why (printed at start)."""
+def cpu_has_bf16() -> bool:
+    """Native bf16 matrix instructions (AVX512-BF16 or AMX); without them bf16 is emulated and slower."""
+    try:
+        flags = next((line for line in open("/proc/cpuinfo") if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def choose_backend(requested: str, device: str, precision: str = "auto") -> tuple[str, str, str]:
+    """(backend, precision, why): the why is printed at start.
+
+    Measured on the 2-core AVX-512 CPUs here (BENCHMARKS.md): eager with bf16
+    autocast is 1.7x eager fp32 at 256x256 and 1.3x at 512x512; without native
+    bf16, ONNX Runtime fp32 is the fastest CPU backend (1.3x eager at 512x512).
+    """
     have = available_backends(device)
+    if precision not in ("auto",) + PRECISIONS:
+        raise BackendError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    cuda = device.startswith("cuda")
+    if precision == "fp16" and not cuda:
+        raise BackendError("fp16 needs a CUDA GPU; on the CPU use fp32 or bf16")
     if requested != "auto":
         if requested not in BACKENDS:
             raise BackendError(f"unknown backend {requested!r}; available here: {', '.join(have)}")
         if requested not in have:
             raise BackendError(f"backend {requested!r} is not available on {device}; available here: {', '.join(have)}")
-        return requested, "requested"
-    if device.startswith("cuda"):
+        if precision == "auto":
+            precision = "fp16" if cuda and requested == "tensorrt" else "fp32"
+        if precision == "bf16" and requested != "eager":
+            raise BackendError("bf16 runs on the eager backend (CPU autocast); use --backend eager")
+        return requested, precision, "requested"
+    if cuda:
+        p = "fp16" if precision == "auto" else precision
         if "tensorrt" in have:
-            return "tensorrt", "CUDA GPU with torch-tensorrt installed"
-        return "torchscript", "CUDA GPU without torch-tensorrt"
-    return CPU_DEFAULT, "fastest measured CPU backend on this machine class (BENCHMARKS.md)"
+            return "tensorrt", p, "CUDA GPU with torch-tensorrt installed"
+        return "torchscript", p, "CUDA GPU without torch-tensorrt"
+    if precision in ("auto", "bf16") and (cpu_has_bf16() or precision == "bf16"):
+        return "eager", "bf16", "CPU with native bf16: eager + bf16 autocast measured fastest"
+    if "onnx" in have:
+        return "onnx", "fp32", "fastest measured fp32 CPU backend"
+    return "eager", "fp32", "onnxruntime not installed"
 
 
 def weights_fingerprint(model: AdaINModel) -> str:
@@ -153,11 +180,18 @@ def _examples(spec: EngineSpec, device: torch.device) -> tuple[Tensor, ...]:
 
 def _graph(model: AdaINModel, spec: EngineSpec) -> FrameGraph:
     g = FrameGraph(model, spec.height, spec.width).eval().to(spec.device)
-    return g.half() if spec.fp16 else g
+    return g.half() if spec.precision == "fp16" else g
 
 
 def _build_eager(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
-    return graph
+    if spec.precision != "bf16":
+        return graph
+
+    def run(*inputs: Tensor) -> Tensor:  # convs in bf16; AdaIN statistics stay fp32 (engines.adain)
+        with torch.autocast(torch.device(spec.device).type, dtype=torch.bfloat16):
+            return graph(*inputs)
+
+    return run
 
 
 def _build_torchscript(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
@@ -220,7 +254,7 @@ def _build_tensorrt(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable
         except Exception:
             path.unlink(missing_ok=True)
     inputs = list(_examples(spec, torch.device(spec.device)))
-    precisions = {torch.float16, torch.float32} if spec.fp16 else {torch.float32}
+    precisions = {torch.float16, torch.float32} if spec.precision == "fp16" else {torch.float32}
     trt = torch_tensorrt.compile(graph, ir="dynamo", arg_inputs=inputs, enabled_precisions=precisions)
     try:
         _atomic(path, lambda tmp: torch_tensorrt.save(trt, str(tmp), arg_inputs=inputs))
@@ -240,13 +274,12 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def make_stylizer(
-    model: AdaINModel, backend: str, height: int, width: int, batch: int = 1, device: str = "cpu", fp16: bool = False
+    model: AdaINModel, backend: str, height: int, width: int, batch: int = 1, device: str = "cpu",
+    precision: str = "auto",
 ) -> Stylizer:
     """Build (or load from the cache) an engine for frames of (batch, height, width)."""
-    name, _ = choose_backend(backend, device)
-    if fp16 and not device.startswith("cuda"):
-        raise BackendError("--fp16 needs a CUDA GPU; on the CPU use fp32")
-    spec = EngineSpec(name, height, width, batch, device, fp16)
+    name, precision, _ = choose_backend(backend, device, precision)
+    spec = EngineSpec(name, height, width, batch, device, precision)
     model = model.eval()
     path = cache_dir() / "engines" / f"{name}-{cache_key(spec, weights_fingerprint(model))}{_SUFFIX[name]}"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,8 @@ def coral(style: Tensor, content: Tensor) -> Tensor:
 
 
 def luminance_transfer(stylized: Tensor, content: Tensor) -> Tensor:
-    """Luminance of `stylized`, chroma of `content` (both Nx3xHxW RGB in [0, 1], same size)."""
+    """Luminance of `stylized` (as displayed, so clipped first), chroma of `content` (Nx3xHxW RGB, same size)."""
+    stylized = stylized.clamp(0, 1)
     m = _YCC.to(stylized.device, stylized.dtype)
     y = torch.einsum("ij,njhw->nihw", m[:1], stylized)
     cc = torch.einsum("ij,njhw->nihw", m[1:], content)

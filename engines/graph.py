@@ -41,7 +41,7 @@ class FrameGraph(nn.Module):
         f = self.encoder(x.to(self.dtype))
         t = blend_alpha(f, adain(f, style_mean, style_std), alpha.reshape(-1, 1, 1, 1).to(f.dtype))
         out = self.decoder(t).float()
-        kept = luminance_transfer(out.clamp(0, 1), x.float())
+        kept = luminance_transfer(out, x.float())
         w = color.reshape(-1, 1, 1, 1).float()
         out = out + (kept - out) * w
         out = out[:, :, : self.height, : self.width]

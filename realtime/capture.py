@@ -47,7 +47,8 @@ class CaptureThread:
     """`latest()` returns the newest frame (or None before the first); `dropped` counts frames never used."""
 
     def __init__(self, source: int | str, loop: bool = False, pace: bool | None = None,
-                 max_backoff: float = 2.0) -> None:
+                 max_backoff: float = 2.0, fps: float | None = None) -> None:
+        """pace: read a file at `fps` (default: its own rate) like a camera would deliver it."""
         self.source = source
         self.loop = loop
         self.is_file = isinstance(source, str) and "://" not in source
@@ -58,8 +59,8 @@ class CaptureThread:
         ok, first = self.cap.read()
         if not ok or first is None:
             raise SourceError(f"cannot read a frame from {source}")
-        fps = self.cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if 1 <= fps <= 240 else 30.0
+        native = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps else (native if 1 <= native <= 240 else 30.0)
         self.size = (first.shape[0], first.shape[1])
         self._lock = threading.Lock()
         self._latest: Frame | None = None

@@ -9,9 +9,10 @@ from pathlib import Path
 import cv2
 import torch
 
-from engines.backends import BACKENDS, BackendError, choose_backend, make_stylizer, weights_fingerprint
+from engines.backends import BackendError, choose_backend, make_stylizer, weights_fingerprint
 from engines.images import ImageError, list_images
 from engines.model import AdaINModel
+from engines.options import add_engine_args, engine_options
 from engines.weights import WEIGHT_NAMES, WeightsError, resolve
 from realtime.app import AppConfig, LiveApp, setup_logging
 from realtime.capture import CaptureThread, SourceError, parse_source
@@ -67,10 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loop", action="store_true", help="restart a video file source at its end")
     p.add_argument("--size", type=parse_size, default=512,
                    help="processing size: shorter side N, or WIDTHxHEIGHT (default 512)")
-    p.add_argument("--backend", default="auto", choices=("auto",) + BACKENDS,
-                   help="inference backend (default auto: TensorRT on a GPU, else the fastest CPU backend)")
-    p.add_argument("--fp16", action="store_true", help="half precision (CUDA only)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    add_engine_args(p)
     p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
     p.add_argument("--record", type=Path, help="record the stylized stream to this video file (key r toggles)")
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (key f toggles)")
@@ -107,21 +105,21 @@ def main(argv: list[str] | None = None) -> int:
         script = parse_script(a.keys)
         if a.record is not None:
             check_writable(a.record)
-        device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
-        backend, why = choose_backend(a.backend, device)
+        backend, precision, device = engine_options(a)
+        backend, precision, why = choose_backend(backend, device, precision)
         model = AdaINModel(*resolve(a.model_weights, a.vgg, a.decoder)).eval().to(device)
         fingerprint = weights_fingerprint(model)
         bank = StyleBank(model, model_key(fingerprint), [Path(s) for s in a.style], a.style_dir, a.style_size)
         capture = CaptureThread(parse_source(a.source), loop=a.loop)
         height, width = processing_size(a.size, capture.size)
-        stylizer = make_stylizer(model, backend, height, width, device=device, fp16=a.fp16)
+        stylizer = make_stylizer(model, backend, height, width, device=device, precision=precision)
         display = open_display(not a.no_display, a.fullscreen or a.kiosk)
     except (ValueError, ImageError, WeightsError, SourceError, RecorderError, BackendError) as e:
         if capture is not None:
             capture.stop()
         print(f"error: {e}", file=sys.stderr)
         return 2
-    log.info("backend %s (%s) on %s, %dx%d, %d style(s)", backend, why, device, width, height, len(bank))
+    log.info("backend %s %s (%s) on %s, %dx%d, %d style(s)", backend, precision, why, device, width, height, len(bank))
     cfg = AppConfig(
         alpha=a.alpha, record=a.record, display=not a.no_display, fullscreen=a.fullscreen or a.kiosk, kiosk=a.kiosk,
         cycle=a.cycle if a.cycle is not None else (30.0 if a.kiosk else None), max_frames=a.max_frames,

@@ -31,9 +31,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engines.adain import check_weights, interpolate_stats  # noqa: E402
-from engines.backends import BACKENDS, BackendError, make_stylizer  # noqa: E402
+from engines.backends import BackendError, choose_backend, make_stylizer  # noqa: E402
 from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short  # noqa: E402
 from engines.model import AdaINModel, StyleStats  # noqa: E402
+from engines.options import add_engine_args, engine_options  # noqa: E402
 from engines.weights import WeightsError, resolve  # noqa: E402
 from realtime.recorder import RecorderError, VideoWriter  # noqa: E402
 from tools.stabilize import Stabilizer  # noqa: E402
@@ -171,9 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preserve-color", action="store_true", help="keep the video's colours (luminance transfer)")
     p.add_argument("--size", type=int, help="output shorter side in pixels (default: the input's size)")
     p.add_argument("--scale", type=float, help="output size as a fraction of the input's (e.g. 0.5)")
-    p.add_argument("--backend", default="auto", choices=("auto",) + BACKENDS, help="inference backend (default auto)")
-    p.add_argument("--fp16", action="store_true", help="half precision (CUDA only)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_engine_args(p)
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, lower is better (default 18)")
     p.add_argument("--codec", default="h264", choices=sorted(CODECS), help="video codec (default h264)")
     p.add_argument("--batch", type=int, default=1, help="frames per model call (default 1; 4-8 helps on a GPU)")
@@ -221,11 +220,12 @@ def run(a: argparse.Namespace) -> int:
     info = probe(a.input)
     for s in a.style:
         read_bgr(s)  # fail on a bad style before any work
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+    backend, precision, device = engine_options(a)
+    backend, precision, _ = choose_backend(backend, device, precision)
     model = AdaINModel(*resolve()).eval().to(device)
     style = encode_style(model, a.style, weights, a.style_size)
     width, height = output_size(info, a.size, a.scale)
-    stylizer = make_stylizer(model, a.backend, height, width, batch=a.batch, device=device, fp16=a.fp16)
+    stylizer = make_stylizer(model, backend, height, width, batch=a.batch, device=device, precision=precision)
     stabilizer = Stabilizer() if a.stabilize else None
     tmp = partial_path(a.output)
     with av.open(str(a.input)) as src:

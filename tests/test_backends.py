@@ -1,0 +1,171 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_photo
+from engines import backends as B
+from engines.model import AdaINModel, StyleStats
+from engines.vgg import VGG16, Decoder, Encoder
+
+CUDA = torch.cuda.is_available()
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def random_model_scaled():
+    """Random weights, scaled so activations neither vanish nor saturate (a fair parity test)."""
+    torch.manual_seed(0)
+    enc, dec = Encoder(VGG16), Decoder(VGG16)
+    with torch.no_grad():
+        for m in list(enc.modules()) + list(dec.modules()):
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                m.weight.mul_(0.5 if m.in_channels == 3 else 1.0)
+                m.bias.zero_()
+        dec.net[-1].weight.mul_(0.01)
+        dec.net[-1].bias.fill_(0.5)
+    return AdaINModel(enc.eval(), dec.eval()).eval()
+
+
+def styles(model, h=40, w=48):
+    from engines.images import bgr_to_tensor
+
+    return [model.encode_style(bgr_to_tensor(make_photo(h, w, seed=s))) for s in (11, 12)]
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b) ** 2)
+    return 10 * np.log10(255**2 / max(mse, 1e-12))
+
+
+@pytest.mark.parametrize("which", ["random", "shipped"])
+def test_every_backend_matches_eager(which, random_model_scaled, shipped_model):
+    model = random_model_scaled if which == "random" else shipped_model
+    frame = make_photo(48, 64, seed=3)
+    s = styles(model)[0]
+    ref = B.make_stylizer(model, "eager", 48, 64, precision="fp32")(frame, s, 0.8, 0.0)
+    assert ref.std() > 3  # a real picture, not a flat one
+    for name in B.available_backends("cpu"):
+        out = B.make_stylizer(model, name, 48, 64, precision="fp32")(frame, s, 0.8, 0.0)
+        assert out.shape == frame.shape and out.dtype == np.uint8
+        assert np.abs(out.astype(int) - ref).max() <= 2, name
+    if B.cpu_has_bf16():
+        out = B.make_stylizer(model, "eager", 48, 64, precision="bf16")(frame, s, 0.8, 0.0)
+        assert psnr(out, ref) >= 35
+
+
+def test_graph_matches_the_model_and_inputs_switch_without_rebuild(shipped_model):
+    from engines.images import bgr_to_tensor, tensor_to_bgr
+
+    frame = make_photo(40, 56, seed=4)
+    a, b = styles(shipped_model)
+    st = B.make_stylizer(shipped_model, "torchscript", 40, 56, precision="fp32")
+    cache = st.cache_file.stat().st_mtime_ns
+    out_a, out_b = st(frame, a), st(frame, b)
+    expected = tensor_to_bgr(shipped_model.stylize(bgr_to_tensor(frame), [b]))
+    assert np.abs(out_b.astype(int) - expected).max() <= 2
+    assert np.abs(out_a.astype(int) - out_b).mean() > 2  # the style input really switches the style
+    half = st(frame, b, alpha=0.5)
+    assert np.abs(half.astype(int) - out_b).mean() > 1
+    kept = st(frame, b, color=1.0)
+    from engines.color import luminance_transfer
+
+    exp_kept = tensor_to_bgr(luminance_transfer(shipped_model.stylize(bgr_to_tensor(frame), [b]), bgr_to_tensor(frame)))
+    assert np.abs(kept.astype(int) - exp_kept).max() <= 2
+    assert st.cache_file.stat().st_mtime_ns == cache  # nothing was rebuilt
+
+
+def test_batches(random_model_scaled):
+    frames = np.stack([make_photo(32, 32, seed=i) for i in range(3)])
+    s = styles(random_model_scaled)[0]
+    batched = B.make_stylizer(random_model_scaled, "onnx", 32, 32, batch=3, precision="fp32")(frames, s)
+    single = B.make_stylizer(random_model_scaled, "onnx", 32, 32, precision="fp32")
+    for i in range(3):
+        assert np.abs(batched[i].astype(int) - single(frames[i], s)).max() <= 2
+
+
+def test_cache_keys_and_corrupt_cache_rebuilt(random_model_scaled):
+    s = styles(random_model_scaled)[0]
+    frame = make_photo(32, 40)
+    first = B.make_stylizer(random_model_scaled, "onnx", 32, 40, precision="fp32")
+    other_size = B.make_stylizer(random_model_scaled, "onnx", 40, 32, precision="fp32")
+    assert first.cache_file != other_size.cache_file
+    good = first(frame, s)
+    first.cache_file.write_bytes(b"garbage")  # a corrupt cache file is rebuilt, not fatal
+    again = B.make_stylizer(random_model_scaled, "onnx", 32, 40, precision="fp32")
+    assert again.cache_file == first.cache_file
+    np.testing.assert_array_equal(again(frame, s), good)
+    ts = B.make_stylizer(random_model_scaled, "torchscript", 32, 40, precision="fp32")
+    ts.cache_file.write_bytes(b"garbage")
+    np.testing.assert_allclose(B.make_stylizer(random_model_scaled, "torchscript", 32, 40, precision="fp32")(frame, s),
+                               good, atol=2)
+    changed = AdaINModel(random_model_scaled.encoder, Decoder(VGG16)).eval()  # new weights: new key
+    assert B.make_stylizer(changed, "onnx", 32, 40, precision="fp32").cache_file != first.cache_file
+
+
+def test_engine_refuses_frames_of_another_size(random_model_scaled):
+    st = B.make_stylizer(random_model_scaled, "eager", 32, 32, precision="fp32")
+    with pytest.raises(ValueError, match="built for frames"):
+        st(make_photo(32, 40), styles(random_model_scaled)[0])
+
+
+def test_unavailable_backends_name_what_is_available():
+    with pytest.raises(B.BackendError, match="available here: eager, torchscript"):
+        B.choose_backend("tensorrt", "cpu")
+    with pytest.raises(B.BackendError, match="unknown backend"):
+        B.choose_backend("magic", "cpu")
+    with pytest.raises(B.BackendError, match="CUDA"):
+        B.choose_backend("eager", "cpu", "fp16")
+
+
+def test_auto_choice_on_cpu_follows_the_measurements():
+    backend, precision, why = B.choose_backend("auto", "cpu")
+    if B.cpu_has_bf16():
+        assert (backend, precision) == ("eager", "bf16")
+    else:
+        assert (backend, precision) == ("onnx", "fp32")
+    assert why
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
+def test_fp16_cuda_matches_fp32(shipped_model):
+    frame = make_photo(64, 96, seed=5)
+    s = styles(shipped_model)[0]
+    model = shipped_model.to("cuda")
+    ref = B.make_stylizer(model, "eager", 64, 96, device="cuda", precision="fp32")(frame, s)
+    for name in [b for b in B.available_backends("cuda") if b != "onnx"]:
+        out = B.make_stylizer(model, name, 64, 96, device="cuda", precision="fp16")(frame, s)
+        assert psnr(out, ref) >= 35, name
+    shipped_model.to("cpu")
+
+
+@pytest.mark.skipif(not (CUDA and "tensorrt" in B.available_backends("cuda")), reason="needs CUDA and torch-tensorrt")
+def test_tensorrt_is_auto_on_gpu():
+    assert B.choose_backend("auto", "cuda")[:2] == ("tensorrt", "fp16")
+
+
+def test_stats_are_inputs_not_constants(random_model_scaled, tmp_path):
+    """The exported ONNX graph takes the style as inputs: one file serves every style."""
+    import onnx
+
+    st = B.make_stylizer(random_model_scaled, "onnx", 32, 32, precision="fp32")
+    names = [i.name for i in onnx.load(str(st.cache_file)).graph.input]
+    assert names[:5] == ["frames", "style_mean", "style_std", "alpha", "color"]
+    assert StyleStats  # the type the stylizer consumes
+
+
+def test_export_onnx_tool(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = tmp_path / "g.onnx"
+    r = subprocess.run([sys.executable, str(ROOT / "tools/export_onnx.py"), "--size", "32x48", "-o", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "max difference to PyTorch" in r.stdout and out.stat().st_size > 1_000_000

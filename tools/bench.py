@@ -1,0 +1,228 @@
+"""Benchmark the backends side by side: model-only and end-to-end speed, latency, memory, GFLOP/s.
+
+Model-only: the compiled frame graph (uint8 frame in, uint8 frame out) called
+back to back. End-to-end: the real live loop (capture thread on a real video
+file read as fast as it decodes, resize, stylize, HUD, recorder thread) run
+headless. Results print as a table (or --json) and can be appended to
+BENCHMARKS.md with the machine, date, versions and command.
+
+    python tools/bench.py --sizes 256,512 --backends eager,torchscript,onnx --append BENCHMARKS.md
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from engines.backends import BackendError, available_backends, choose_backend, make_stylizer  # noqa: E402
+from engines.graph import padded_size  # noqa: E402
+from engines.model import AdaINModel, StyleStats  # noqa: E402
+from engines.weights import resolve  # noqa: E402
+
+SIZES = {"256": (256, 256), "512": (512, 512), "720p": (720, 1280), "1080p": (1080, 1920)}
+
+
+@dataclass
+class Result:
+    backend: str
+    size: str
+    model_fps: float
+    p50_ms: float
+    p99_ms: float
+    e2e_fps: float | None
+    overhead_pct: float | None
+    peak_mem_mb: float
+    gflop_per_frame: float
+    gflops: float
+    build_s: float
+
+
+def conv_gflop(model: AdaINModel, height: int, width: int) -> float:
+    """Multiply-adds x 2 of every conv for one frame (content path; the style is precomputed)."""
+    total = 0
+
+    def hook(m: nn.Conv2d, inp, out) -> None:
+        nonlocal total
+        k = m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
+        total += 2 * k * out.numel() // out.shape[0]
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    h, w = padded_size(height, width)
+    with torch.no_grad():
+        model.decoder(model.encoder(torch.zeros(1, 3, h, w)))
+    for hd in handles:
+        hd.remove()
+    return total / 1e9
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_model(stylizer, style: StyleStats, frames: np.ndarray, seconds: float, min_runs: int) -> list[float]:
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_runs or (time.perf_counter() - start < seconds and len(times) < 1000):
+        t0 = time.perf_counter()
+        stylizer(frames, style)
+        if stylizer.spec.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, width: int, frames: int,
+                    camera_fps: float) -> float:
+    """Frames per second of the real live loop on a real video file read like a camera at `camera_fps`."""
+    from realtime.app import AppConfig, LiveApp
+    from realtime.capture import CaptureThread
+    from realtime.display import Display
+    from realtime.style_bank import StyleBank
+    from tests.media import make_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = make_video(Path(tmp) / "src.mp4", frames=frames + 10, width=width, height=height)
+        capture = CaptureThread(str(src), loop=True, pace=True, fps=camera_fps)
+        bank = StyleBank(model, "bench", [style_path])
+        cfg = AppConfig(display=False, max_frames=frames, record=Path(tmp) / "rec.mp4")
+        app = LiveApp(cfg, capture, stylizer, bank, Display(enabled=False))
+        app.toggle_recording()
+        t0 = time.perf_counter()
+        n = app.run()
+        return n / (time.perf_counter() - t0)
+
+
+def bench(model: AdaINModel, backend: str, size: str, device: str, precision: str, seconds: float, min_runs: int,
+          e2e_frames: int, style_path: Path) -> Result:
+    h, w = SIZES[size] if size in SIZES else (int(size), int(size))
+    t0 = time.perf_counter()
+    stylizer = make_stylizer(model, backend, h, w, device=device, precision=precision)
+    build = time.perf_counter() - t0
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    style = StyleStats(torch.randn(512).abs() * 3, torch.rand(512) * 3 + 0.5)
+    frames = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    times = time_model(stylizer, style, frames, seconds, min_runs)
+    p50 = statistics.median(times)
+    p99 = float(np.percentile(times, 99))
+    # the camera delivers twice as fast as the model: a new frame is always waiting, as with a real camera
+    e2e = time_end_to_end(stylizer, model, style_path, h, w, e2e_frames, 2.0 / p50) if e2e_frames else None
+    mem = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else peak_rss_mb()
+    gflop = conv_gflop(model.cpu(), h, w)
+    model.to(device)
+    overhead = (1.0 / e2e - p50) / (1.0 / e2e) * 100 if e2e else None
+    return Result(f"{backend} {stylizer.spec.precision}", size, 1.0 / p50, p50 * 1e3, p99 * 1e3, e2e, overhead, mem, gflop, gflop / p50, build)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    if torch.cuda.is_available():
+        cpu += f", GPU {torch.cuda.get_device_name(0)}"
+    import os
+
+    return f"{cpu}, {os.cpu_count()} logical CPUs, torch threads {torch.get_num_threads()}"
+
+
+def versions() -> str:
+    parts = [f"Python {platform.python_version()}", f"torch {torch.__version__}"]
+    for lib in ("onnxruntime", "cv2", "av", "torch_tensorrt"):
+        try:
+            parts.append(f"{lib} {__import__(lib).__version__}")
+        except ImportError:
+            pass
+    return ", ".join(parts)
+
+
+def table(results: list[Result]) -> str:
+    rows = ["| backend | size | model fps | p50 ms | p99 ms | end-to-end fps | overhead | peak mem MB | GFLOP/frame | GFLOP/s | build s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        e2e = f"{r.e2e_fps:.2f}" if r.e2e_fps else "-"
+        ov = f"{r.overhead_pct:.1f}%" if r.overhead_pct is not None else "-"
+        rows.append(f"| {r.backend} | {r.size} | {r.model_fps:.2f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {e2e} | {ov} | "
+                    f"{r.peak_mem_mb:.0f} | {r.gflop_per_frame:.1f} | {r.gflops:.0f} | {r.build_s:.1f} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Benchmark stylization backends side by side (model-only and end-to-end).",
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--backends", default="all", help="comma list, or 'all' available here (default)")
+    p.add_argument("--sizes", default="256,512", help="comma list of 256, 512, 720p, 1080p or N (default 256,512)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--precisions", default="auto",
+                   help="comma list of auto, fp32, fp16, bf16 tried for each backend where it applies (default auto)")
+    p.add_argument("--seconds", type=float, default=5.0, help="time per model-only measurement (default 5)")
+    p.add_argument("--min-runs", type=int, default=5, help="at least this many timed calls (default 5)")
+    p.add_argument("--e2e-frames", type=int, default=20, help="frames of the end-to-end loop (0 skips it)")
+    p.add_argument("--rounds", type=int, default=1, help="repeat the whole sweep, interleaved, and keep medians")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--append", type=Path, help="append the table to this Markdown file (e.g. BENCHMARKS.md)")
+    p.add_argument("--note", default="", help="a line of context stored with the appended table")
+    a = p.parse_args(argv)
+    torch.set_grad_enabled(False)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+    backends = available_backends(device) if a.backends == "all" else a.backends.split(",")
+    combos = []
+    for b in backends:
+        for prec in a.precisions.split(","):
+            try:
+                combos.append((b, choose_backend(b, device, prec)[1]))
+            except BackendError:
+                continue  # e.g. bf16 is eager-only
+    combos = list(dict.fromkeys(combos))    model = AdaINModel(*resolve()).eval().to(device)
+    style_path = Path(__file__).resolve().parents[1] / "tests" / "data" / "painting.jpg"
+    runs: dict[tuple[str, str], list[Result]] = {}
+    try:
+        for _ in range(a.rounds):
+            for size in a.sizes.split(","):
+                for b, prec in combos:
+                    r = bench(model, b, size, device, prec, a.seconds, a.min_runs, a.e2e_frames, style_path)
+                    runs.setdefault((b, prec, size), []).append(r)
+                    print(f"{b:12s} {size:6s} {r.model_fps:8.2f} fps model  "
+                          f"{(r.e2e_fps or 0):8.2f} fps end-to-end", file=sys.stderr)
+    except BackendError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    results = []
+    for rs in runs.values():  # median round by model fps
+        rs.sort(key=lambda r: r.model_fps)
+        results.append(rs[len(rs) // 2])
+    if a.json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        print(table(results))
+    if a.append:
+        cmd = "python tools/bench.py " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
+        with open(a.append, "a") as f:
+            f.write(f"\n## {time.strftime('%Y-%m-%d')} - {device}\n\n")
+            f.write(f"- machine: {machine()}\n- versions: {versions()}\n- command: `{cmd}`\n")
+            if a.note:
+                f.write(f"- note: {a.note}\n")
+            f.write(f"- rounds: {a.rounds} (median shown)\n\n{table(results)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

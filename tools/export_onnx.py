@@ -1,0 +1,70 @@
+"""Export the whole frame graph (uint8 BGR frames -> stylized frames) as an ONNX file.
+
+Inputs: frames uint8 (N, H, W, 3) BGR; style_mean, style_std float32 (512,);
+alpha, color float32 (1,). Output: stylized uint8 (N, H, W, 3) BGR. The style is
+an input, so one file serves every style (statistics from
+engines.model.AdaINModel.encode_style).
+
+    python tools/export_onnx.py --size 720x1280 -o adain_720p.onnx
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from engines.backends import EngineSpec, export_onnx  # noqa: E402
+from engines.graph import FrameGraph  # noqa: E402
+from engines.model import AdaINModel  # noqa: E402
+from engines.weights import WEIGHT_NAMES, WeightsError, resolve  # noqa: E402
+
+
+def parse_hw(text: str) -> tuple[int, int]:
+    h, _, w = text.partition("x")
+    if not (h.isdigit() and w.isdigit()) or int(h) < 16 or int(w) < 16:
+        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH, each at least 16, got {text!r}")
+    return int(h), int(w)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Export the AdaIN frame graph (preprocess, encoder, AdaIN, decoder, "
+                                            "postprocess) to ONNX for fixed-size frames.")
+    p.add_argument("--size", type=parse_hw, default=(512, 512), help="frame HEIGHTxWIDTH (default 512x512)")
+    p.add_argument("--batch", type=int, default=1, help="frames per call (default 1)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
+    p.add_argument("--model-weights", default="default", choices=WEIGHT_NAMES, help="weights (default: shipped)")
+    p.add_argument("--vgg", help="encoder weights file (original-adain)")
+    p.add_argument("--decoder", help="decoder weights file")
+    a = p.parse_args(argv)
+    torch.set_grad_enabled(False)
+    try:
+        if not a.output.resolve().parent.is_dir():
+            raise ValueError(f"output folder does not exist: {a.output.resolve().parent}")
+        model = AdaINModel(*resolve(a.model_weights, a.vgg, a.decoder)).eval()
+        h, w = a.size
+        graph = FrameGraph(model, h, w).eval()
+        export_onnx(graph, EngineSpec("onnx", h, w, a.batch), a.output)
+        # check the file against the PyTorch graph before calling it done
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(a.output), providers=["CPUExecutionProvider"])
+        frames = np.random.default_rng(0).integers(0, 256, (a.batch, h, w, 3), dtype=np.uint8)
+        feeds = {"frames": frames, "style_mean": np.full(512, 2.0, np.float32), "style_std": np.full(512, 3.0, np.float32),
+                 "alpha": np.ones(1, np.float32), "color": np.zeros(1, np.float32)}
+        got = sess.run(None, feeds)[0]
+        want = graph(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+        err = int(np.abs(got.astype(int) - want).max())
+    except (WeightsError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {a.output} ({a.output.stat().st_size / 2**20:.1f} MB); max difference to PyTorch {err} grey level(s)")
+    return 0 if err <= 2 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
