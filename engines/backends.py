@@ -62,12 +62,17 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def choose_backend(requested: str, device: str, precision: str = "auto") -> tuple[str, str, str]:
+BF16_MAX_PIXELS = 400_000  # above this ONNX Runtime fp32 measured faster than eager bf16
+
+
+def choose_backend(requested: str, device: str, precision: str = "auto",
+                   pixels: int | None = None) -> tuple[str, str, str]:
     """(backend, precision, why): the why is printed at start.
 
-    Measured on the 2-core AVX-512 CPUs here (BENCHMARKS.md): eager with bf16
-    autocast is 1.7x eager fp32 at 256x256 and 1.3x at 512x512; without native
-    bf16, ONNX Runtime fp32 is the fastest CPU backend (1.3x eager at 512x512).
+    Measured on the 2-core AVX-512 CPUs here (BENCHMARKS.md, medians of 3 rounds):
+    eager with bf16 autocast is 1.64x eager fp32 at 256x256 and 1.42x at 512x512,
+    ahead of ONNX Runtime fp32 (0.94x and 1.29x); at 1280x720 and 1920x1080 ONNX
+    Runtime fp32 is fastest (1.37x and 1.5x eager fp32, ahead of eager bf16).
     """
     have = available_backends(device)
     if precision not in ("auto",) + PRECISIONS:
@@ -80,8 +85,8 @@ def choose_backend(requested: str, device: str, precision: str = "auto") -> tupl
             raise BackendError(f"unknown backend {requested!r}; available here: {', '.join(have)}")
         if requested not in have:
             raise BackendError(f"backend {requested!r} is not available on {device}; available here: {', '.join(have)}")
-        if precision == "auto":
-            precision = "fp16" if cuda and requested == "tensorrt" else "fp32"
+        if precision == "auto":  # the fastest precision measured for that backend and device
+            precision = "fp16" if cuda else ("bf16" if requested == "eager" and cpu_has_bf16() else "fp32")
         if precision == "bf16" and requested != "eager":
             raise BackendError("bf16 runs on the eager backend (CPU autocast); use --backend eager")
         return requested, precision, "requested"
@@ -90,10 +95,11 @@ def choose_backend(requested: str, device: str, precision: str = "auto") -> tupl
         if "tensorrt" in have:
             return "tensorrt", p, "CUDA GPU with torch-tensorrt installed"
         return "torchscript", p, "CUDA GPU without torch-tensorrt"
-    if precision in ("auto", "bf16") and (cpu_has_bf16() or precision == "bf16"):
-        return "eager", "bf16", "CPU with native bf16: eager + bf16 autocast measured fastest"
+    small = pixels is None or pixels <= BF16_MAX_PIXELS
+    if precision == "bf16" or (precision == "auto" and cpu_has_bf16() and small):
+        return "eager", "bf16", "CPU with native bf16: eager + bf16 autocast measured fastest at this size"
     if "onnx" in have:
-        return "onnx", "fp32", "fastest measured fp32 CPU backend"
+        return "onnx", "fp32", "fastest measured fp32 CPU backend" + ("" if small else " for large frames")
     return "eager", "fp32", "onnxruntime not installed"
 
 
@@ -126,6 +132,7 @@ class Stylizer:
         self._run = run
         self.build_seconds = build_seconds
         self.cache_file = cache_file
+        self.why = ""
         self._device = torch.device(spec.device)
         self._pinned: Tensor | None = None
         self._style_key: tuple[int, int] | None = None
@@ -278,7 +285,7 @@ def make_stylizer(
     precision: str = "auto",
 ) -> Stylizer:
     """Build (or load from the cache) an engine for frames of (batch, height, width)."""
-    name, precision, _ = choose_backend(backend, device, precision)
+    name, precision, why = choose_backend(backend, device, precision, height * width)
     spec = EngineSpec(name, height, width, batch, device, precision)
     model = model.eval()
     path = cache_dir() / "engines" / f"{name}-{cache_key(spec, weights_fingerprint(model))}{_SUFFIX[name]}"
@@ -286,5 +293,6 @@ def make_stylizer(
     t0 = time.perf_counter()
     run = _BUILDERS[name](_graph(model, spec), spec, path)
     stylizer = Stylizer(spec, run, time.perf_counter() - t0, path if _SUFFIX[name] else None)
+    stylizer.why = why
     stylizer.warmup()
     return stylizer

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.record is not None:
             check_writable(a.record)
         backend, precision, device = engine_options(a)
-        backend, precision, why = choose_backend(backend, device, precision)
+        choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
         model = AdaINModel(*resolve(a.model_weights, a.vgg, a.decoder)).eval().to(device)
         fingerprint = weights_fingerprint(model)
         bank = StyleBank(model, model_key(fingerprint), [Path(s) for s in a.style], a.style_dir, a.style_size)
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             capture.stop()
         print(f"error: {e}", file=sys.stderr)
         return 2
-    log.info("backend %s %s (%s) on %s, %dx%d, %d style(s)", backend, precision, why, device, width, height, len(bank))
+    log.info("backend %s %s (%s) on %s, %dx%d, %d style(s)", stylizer.spec.backend, stylizer.spec.precision,
+             stylizer.why, device, width, height, len(bank))
     cfg = AppConfig(
         alpha=a.alpha, record=a.record, display=not a.no_display, fullscreen=a.fullscreen or a.kiosk, kiosk=a.kiosk,
         cycle=a.cycle if a.cycle is not None else (30.0 if a.kiosk else None), max_frames=a.max_frames,

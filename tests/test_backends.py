@@ -123,12 +123,13 @@ def test_unavailable_backends_name_what_is_available():
 
 
 def test_auto_choice_on_cpu_follows_the_measurements():
-    backend, precision, why = B.choose_backend("auto", "cpu")
+    backend, precision, why = B.choose_backend("auto", "cpu", pixels=256 * 256)
     if B.cpu_has_bf16():
         assert (backend, precision) == ("eager", "bf16")
     else:
         assert (backend, precision) == ("onnx", "fp32")
     assert why
+    assert B.choose_backend("auto", "cpu", pixels=1280 * 720)[:2] == ("onnx", "fp32")
 
 
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")

@@ -156,3 +156,28 @@ def test_window_under_xvfb_shows_stylized_frames(clip, tmp_path):
 
 def test_moving_frame_is_deterministic():
     assert np.array_equal(moving_frame(3, 20, 30), moving_frame(3, 20, 30))
+
+
+def test_kiosk_cycles_styles_logs_and_picks_up_new_style_files(clip, tmp_path):
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    shutil.copy(STYLE_A, styles / "a.jpg")
+    shutil.copy(STYLE_B, styles / "b.jpg")
+    (styles / "broken.jpg").write_text("not an image")  # skipped, not fatal
+    stats, log = tmp_path / "s.jsonl", tmp_path / "kiosk.log"
+    proc = subprocess.Popen([sys.executable, "-m", "realtime.webcam", "--style-dir", str(styles), "--source", str(clip),
+                             "--loop", "--kiosk", "--no-display", "--cycle", "0.3", "--size", "48", "--max-frames", "80",
+                             "--keys", "60:d,61:3", "--log-file", str(log), "--stats", str(stats)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while (not stats.exists() or sum(1 for _ in open(stats)) < 20) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    shutil.copy(STYLE_A, styles / "c.png")  # dropped in while running
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    s = read_stats(stats)
+    assert len(s) == 80
+    assert {x["style"] for x in s[:60]} >= {0, 1}  # cycled on its own
+    assert s[-1]["style"] == 2  # the new file became style 3 after the rescan key
+    text = log.read_text()
+    assert "rescan: 1 new style(s)" in text and "done: 80 frames" in text

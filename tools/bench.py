@@ -191,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                 combos.append((b, choose_backend(b, device, prec)[1]))
             except BackendError:
                 continue  # e.g. bf16 is eager-only
-    combos = list(dict.fromkeys(combos))    model = AdaINModel(*resolve()).eval().to(device)
+    combos = list(dict.fromkeys(combos))
+    model = AdaINModel(*resolve()).eval().to(device)
     style_path = Path(__file__).resolve().parents[1] / "tests" / "data" / "painting.jpg"
     runs: dict[tuple[str, str], list[Result]] = {}
     try:

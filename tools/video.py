@@ -221,7 +221,7 @@ def run(a: argparse.Namespace) -> int:
     for s in a.style:
         read_bgr(s)  # fail on a bad style before any work
     backend, precision, device = engine_options(a)
-    backend, precision, _ = choose_backend(backend, device, precision)
+    choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
     model = AdaINModel(*resolve()).eval().to(device)
     style = encode_style(model, a.style, weights, a.style_size)
     width, height = output_size(info, a.size, a.scale)

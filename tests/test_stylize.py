@@ -1,0 +1,94 @@
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT, make_photo
+from tools import stylize
+
+DATA = ROOT / "tests" / "data"
+CONTENT, STYLE = str(DATA / "windmill.jpg"), str(DATA / "painting.jpg")
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "stylize.py"), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_end_to_end_with_shipped_weights(tmp_path):
+    out = tmp_path / "out.png"
+    r = run_cli("--content", CONTENT, "--style", STYLE, "--output", str(out), "--size", "128")
+    assert r.returncode == 0, r.stderr
+    img, content = cv2.imread(str(out)), cv2.imread(CONTENT)
+    assert min(img.shape[:2]) == 128
+    assert img.shape[0] / img.shape[1] == pytest.approx(content.shape[0] / content.shape[1], abs=0.02)
+    from engines.weights import vgg16_encoder
+    from tools.quality import measure
+    from engines.images import resize_short
+
+    q = measure(vgg16_encoder(), resize_short(content, 128), resize_short(cv2.imread(STYLE), 512), img)
+    assert q.style_ratio < 0.5  # it took on the style ...
+    assert q.structure > 0.3    # ... and kept the windmill
+
+
+def test_styles_weights_masks_colour_and_contact_sheet(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), make_photo(40, 56, seed=1))
+    cv2.imwrite(str(folder / "b.png"), make_photo(33, 47, seed=2))  # odd size
+    left = np.zeros((40, 56), np.uint8)
+    left[:, :28] = 255
+    cv2.imwrite(str(tmp_path / "left.png"), left)
+    cv2.imwrite(str(tmp_path / "right.png"), 255 - left)
+    common = ["--size", "0", "--style-size", "64"]
+    assert stylize.main(["--content", str(folder), "--style", STYLE, "--style", CONTENT, "--weights", "0.7,0.3",
+                         "--output", str(tmp_path / "out"), "--contact-sheet", str(tmp_path / "sheet.png")] + common) == 0
+    assert cv2.imread(str(tmp_path / "out" / "b.png")).shape == (33, 47, 3)
+    sheet = cv2.imread(str(tmp_path / "sheet.png"))
+    assert sheet.shape[0] > 2 * 256  # two rows
+    for extra in (["--preserve-color"], ["--preserve-color", "--color-method", "luminance"],
+                  ["--style", CONTENT, "--mask", str(tmp_path / "left.png"), "--mask", str(tmp_path / "right.png")]):
+        out = tmp_path / "x.png"
+        assert stylize.main(["--content", str(folder / "a.png"), "--style", STYLE, "--output", str(out)]
+                            + extra + common) == 0
+        assert cv2.imread(str(out)).shape == (40, 56, 3)
+
+
+def test_preserve_color_keeps_content_colours(tmp_path):
+    content = make_photo(64, 64, seed=3)
+    common = ["--content", str(tmp_path / "c.png"), "--style", STYLE, "--size", "0", "--style-size", "128"]
+    cv2.imwrite(str(tmp_path / "c.png"), content)
+    stylize.main(common + ["--output", str(tmp_path / "plain.png")])
+    stylize.main(common + ["--output", str(tmp_path / "kept.png"), "--preserve-color"])
+    mean = lambda p: cv2.imread(str(p)).reshape(-1, 3).mean(0)  # noqa: E731
+    c = content.reshape(-1, 3).mean(0)
+    assert np.abs(mean(tmp_path / "kept.png") - c).sum() < np.abs(mean(tmp_path / "plain.png") - c).sum()
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "not_image", "weights_file", "weights_count",
+                                  "masks_count", "alpha", "bad_weights_text", "out_dir"])
+def test_bad_input_one_line_exit_2(tmp_path, case):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    corrupt = tmp_path / "broken.jpg"
+    corrupt.write_bytes(open(CONTENT, "rb").read()[:200])
+    out = ["--output", str(tmp_path / "o.png")]
+    args = {
+        "missing": ["--content", str(tmp_path / "nope.jpg"), "--style", STYLE] + out,
+        "corrupt": ["--content", str(corrupt), "--style", STYLE] + out,
+        "not_image": ["--content", CONTENT, "--style", str(text)] + out,
+        "weights_file": ["--content", CONTENT, "--style", STYLE, "--decoder", str(text)] + out,
+        "weights_count": ["--content", CONTENT, "--style", STYLE, "--style", STYLE, "--weights", "1"] + out,
+        "masks_count": ["--content", CONTENT, "--style", STYLE, "--style", STYLE, "--mask", CONTENT] + out,
+        "alpha": ["--content", CONTENT, "--style", STYLE, "--alpha", "1.5"] + out,
+        "bad_weights_text": ["--content", CONTENT, "--style", STYLE, "--weights", "a,b"] + out,
+        "out_dir": ["--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "no" / "such" / "o.png")],
+    }[case]
+    r = run_cli(*args)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert not (tmp_path / "o.png").exists()

@@ -1,0 +1,146 @@
+"""How much style an output took on, and how much of the content's structure it kept.
+
+* style ratio: for each of relu1_1..relu4_1, the AdaIN style loss between the
+  output and the style image divided by the same loss for the untouched content
+  image, averaged over the four layers. 1 = nothing transferred; 0 = the
+  output's feature statistics equal the style's.
+* structure: SSIM between the grayscale content and output at 1/4 size.
+
+Example (pairs drawn from the training folders, shipped weights):
+    python tools/quality.py --content-dir ../shared/data/train/content \\
+        --style-dir ../shared/data/train/style --pairs 12
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from engines.adain import mean_std  # noqa: E402
+from engines.images import (  # noqa: E402
+    ImageError, bgr_to_tensor, list_images, read_bgr, resize_short, tensor_to_bgr, write_bgr,
+)
+from engines.losses import style_layer_losses  # noqa: E402
+from engines.model import AdaINModel, pad_to_multiple  # noqa: E402
+from engines.vgg import Encoder  # noqa: E402
+
+
+@dataclass
+class Quality:
+    style_ratio: float
+    structure: float
+    layer_ratios: list[float]
+
+
+@torch.no_grad()
+def style_ratio(encoder: Encoder, output: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> list[float]:
+    """Per-layer L_style(output, style) / L_style(content, style)."""
+    s_stats = [mean_std(f) for f in encoder.features(pad_to_multiple(style)[0])]
+    lo = style_layer_losses(encoder.features(pad_to_multiple(output)[0]), s_stats)
+    lc = style_layer_losses(encoder.features(pad_to_multiple(content)[0]), s_stats)
+    return [float(a / b.clamp_min(1e-12)) for a, b in zip(lo, lc)]
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two float images in [0, 255] (Gaussian window, sigma 1.5, as Wang et al. 2004)."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    blur = lambda x: cv2.GaussianBlur(x, (11, 11), 1.5)  # noqa: E731
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return float(s.mean())
+
+
+def structure(content_bgr: np.ndarray, output_bgr: np.ndarray) -> float:
+    """SSIM of the grayscale images at 1/4 size: layout kept, brush texture forgiven."""
+    h, w = content_bgr.shape[:2]
+    size = (max(8, w // 4), max(8, h // 4))
+    g = [cv2.resize(cv2.cvtColor(x, cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA).astype(np.float64)
+         for x in (content_bgr, output_bgr)]
+    return ssim(*g)
+
+
+def measure(encoder: Encoder, content_bgr: np.ndarray, style_bgr: np.ndarray, output_bgr: np.ndarray) -> Quality:
+    c, s, o = (bgr_to_tensor(x) for x in (content_bgr, style_bgr, output_bgr))
+    ratios = style_ratio(encoder, o, c, s)
+    return Quality(float(np.mean(ratios)), structure(content_bgr, output_bgr), ratios)
+
+
+def evaluate_pairs(
+    model: AdaINModel, pairs: list[tuple[Path, Path]], size: int = 512, style_size: int = 512,
+    rows: list[list[np.ndarray]] | None = None,
+) -> list[Quality]:
+    """Stylize each (content, style) at alpha 1 and measure it; `rows` collects content | style | output."""
+    results = []
+    for c_path, s_path in pairs:
+        c = resize_short(read_bgr(c_path), size)
+        s = resize_short(read_bgr(s_path), style_size)
+        stats = model.encode_style(bgr_to_tensor(s))
+        out = tensor_to_bgr(model.stylize(bgr_to_tensor(c), [stats]))
+        results.append(measure(model.encoder, c, s, out))
+        if rows is not None:
+            rows.append([c, s, out])
+    return results
+
+
+def sample_pairs(content_dir: str, style_dir: str, n: int, seed: int = 0) -> list[tuple[Path, Path]]:
+    rng = random.Random(seed)
+    cs, ss = list_images(content_dir), list_images(style_dir)
+    return [(rng.choice(cs), rng.choice(ss)) for _ in range(n)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engines.weights import WeightsError, resolve
+
+    p = argparse.ArgumentParser(description="Measure style transfer: style-loss ratio (lower = more style) and structure (SSIM).")
+    p.add_argument("--content-dir", help="folder of content photos to draw pairs from")
+    p.add_argument("--style-dir", help="folder of style images to draw pairs from")
+    p.add_argument("--pairs", type=int, default=12, help="number of random pairs (default 12)")
+    p.add_argument("--seed", type=int, default=0, help="seed for drawing pairs")
+    p.add_argument("--size", type=int, default=512, help="content shorter side (default 512)")
+    p.add_argument("--decoder", help="decoder weights to evaluate instead of the shipped ones")
+    p.add_argument("--sheet", help="also write a contact sheet (content | style | result per pair) here")
+    p.add_argument("--content", help="measure one existing result: the content image")
+    p.add_argument("--style", help="... the style image")
+    p.add_argument("--output", help="... the stylized image")
+    a = p.parse_args(argv)
+    try:
+        enc, dec = resolve("default", decoder=a.decoder)
+        model = AdaINModel(enc, dec).eval()
+        if a.output:
+            if not (a.content and a.style):
+                p.error("--output needs --content and --style")
+            q = measure(enc, read_bgr(a.content), read_bgr(a.style), read_bgr(a.output))
+            print(f"style ratio {q.style_ratio:.4f}  structure {q.structure:.3f}  layers {[round(r, 4) for r in q.layer_ratios]}")
+            return 0
+        if not (a.content_dir and a.style_dir):
+            p.error("give --content-dir and --style-dir, or --content/--style/--output")
+        pairs = sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed)
+        rows: list[list[np.ndarray]] = []
+        results = evaluate_pairs(model, pairs, a.size, rows=rows)
+        if a.sheet:
+            from tools.stylize import contact_sheet
+
+            write_bgr(a.sheet, contact_sheet(rows, height=200))
+    except (ImageError, WeightsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for (c, s), q in zip(pairs, results):
+        print(f"{c.name:40s} {s.name:40s} ratio {q.style_ratio:.4f}  structure {q.structure:.3f}")
+    print(f"mean over {len(results)} pairs: style ratio {np.mean([q.style_ratio for q in results]):.4f}, "
+          f"structure {np.mean([q.structure for q in results]):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Stylize still images with AdaIN: one or more styles, weights, alpha, colour preservation, masks.
+
+Examples:
+    python tools/stylize.py --content photo.jpg --style starry.jpg --output out.png
+    python tools/stylize.py --content photo.jpg --style a.jpg --style b.jpg --weights 0.7,0.3 --output mix.png
+    python tools/stylize.py --content photo.jpg --style a.jpg --style b.jpg --mask left.png --mask right.png -o m.png
+    python tools/stylize.py --content photos/ --style a.jpg --output results/ --contact-sheet sheet.png
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from engines.adain import check_weights  # noqa: E402
+from engines.color import METHODS, coral, luminance_transfer  # noqa: E402
+from engines.images import (  # noqa: E402
+    ImageError, bgr_to_tensor, list_images, read_bgr, resize_short, tensor_to_bgr, write_bgr,
+)
+from engines.model import AdaINModel  # noqa: E402
+from engines.weights import WEIGHT_NAMES, WeightsError, resolve  # noqa: E402
+
+
+class UsageError(ValueError):
+    """Arguments that parse but do not fit together."""
+
+
+def parse_weights(text: str | None, count: int) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--weights must be numbers separated by commas, got {text!r}") from None
+    return check_weights(values, count)
+
+
+def read_mask(path: str, size: tuple[int, int]) -> torch.Tensor:
+    """Grey image -> (H, W) weights in [0, 1] at the content's size."""
+    m = cv2.cvtColor(read_bgr(path), cv2.COLOR_BGR2GRAY)
+    m = cv2.resize(m, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    return torch.from_numpy(m).float() / 255.0
+
+
+def stylize_one(
+    model: AdaINModel,
+    content_bgr: np.ndarray,
+    styles_bgr: list[np.ndarray],
+    weights: list[float] | None,
+    alpha: float,
+    preserve_color: str | None,
+    mask_paths: list[str] | None,
+) -> np.ndarray:
+    content = bgr_to_tensor(content_bgr)
+    style_ts = [bgr_to_tensor(s) for s in styles_bgr]
+    if preserve_color == "coral":
+        style_ts = [coral(s, content) for s in style_ts]
+    stats = [model.encode_style(s) for s in style_ts]
+    masks = None
+    if mask_paths:
+        masks = torch.stack([read_mask(p, content_bgr.shape[:2]) for p in mask_paths])
+    out = model.stylize(content, stats, weights=weights, alpha=alpha, masks=masks)
+    if preserve_color == "luminance":
+        out = luminance_transfer(out, content)
+    return tensor_to_bgr(out)
+
+
+def contact_sheet(rows: list[list[np.ndarray]], height: int = 256, gap: int = 4) -> np.ndarray:
+    """Rows of images (content | style | result), each scaled to `height`, on a white background."""
+    scaled = [[cv2.resize(im, (max(1, round(im.shape[1] * height / im.shape[0])), height),
+                          interpolation=cv2.INTER_AREA) for im in row] for row in rows]
+    widths = [sum(im.shape[1] for im in row) + gap * (len(row) + 1) for row in scaled]
+    sheet = np.full((len(rows) * (height + gap) + gap, max(widths), 3), 255, np.uint8)
+    y = gap
+    for row in scaled:
+        x = gap
+        for im in row:
+            sheet[y : y + height, x : x + im.shape[1]] = im
+            x += im.shape[1] + gap
+        y += height + gap
+    return sheet
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Repaint an image (or a folder of images) in the style of one or more paintings (AdaIN).",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 1)[1],
+    )
+    p.add_argument("--content", required=True, help="content image, or a folder of images")
+    p.add_argument("--style", action="append", required=True, help="style image (repeat for several styles)")
+    p.add_argument("--weights", help="interpolation weights, one per style, summing to 1 (e.g. 0.7,0.3)")
+    p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1: full style)")
+    p.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
+    p.add_argument("--color-method", choices=METHODS, default="coral",
+                   help="coral: recolour the style to the content before encoding (default); luminance: keep content chroma")
+    p.add_argument("--mask", action="append", help="grey mask image per style (white = that style there); one per --style")
+    p.add_argument("--output", "-o", required=True, help="output image, or a folder when --content is a folder")
+    p.add_argument("--size", type=int, default=512, help="content shorter side in pixels (0 keeps the original; default 512)")
+    p.add_argument("--style-size", type=int, default=512, help="style shorter side in pixels (default 512)")
+    p.add_argument("--contact-sheet", help="also write a PNG with one row per content: content | style | result")
+    p.add_argument("--model-weights", default="default", choices=WEIGHT_NAMES,
+                   help="'default' (shipped VGG16 model) or 'original-adain' (needs --vgg and --decoder)")
+    p.add_argument("--vgg", help="encoder weights file (vgg_normalised.pth for original-adain)")
+    p.add_argument("--decoder", help="decoder weights file (.pth or .safetensors)")
+    return p
+
+
+def run(a: argparse.Namespace) -> list[Path]:
+    if not 0.0 <= a.alpha <= 1.0:
+        raise UsageError(f"--alpha must be between 0 and 1, got {a.alpha}")
+    weights = parse_weights(a.weights, len(a.style))
+    if a.mask and len(a.mask) != len(a.style):
+        raise UsageError(f"got {len(a.mask)} masks for {len(a.style)} styles; give one --mask per --style")
+    if a.mask and a.weights:
+        raise UsageError("--mask and --weights cannot be combined: masks already say where each style goes")
+    content_path = Path(a.content)
+    if content_path.is_dir():
+        contents = list_images(content_path)
+        if not contents:
+            raise ImageError(f"no images in {content_path}")
+        out_dir = Path(a.output)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        outputs = [out_dir / (c.stem + ".png") for c in contents]
+    else:
+        contents, outputs = [content_path], [Path(a.output)]
+        if not outputs[0].parent.is_dir():
+            raise ImageError(f"output folder does not exist: {outputs[0].parent}")
+    styles = [resize_short(read_bgr(s), a.style_size) for s in a.style]  # read all first: fail before work
+    model = AdaINModel(*resolve(a.model_weights, a.vgg, a.decoder)).eval()
+    color = a.color_method if a.preserve_color else None
+    rows = []
+    for c_path, o_path in zip(contents, outputs):
+        content = resize_short(read_bgr(c_path), a.size)
+        result = stylize_one(model, content, styles, weights, a.alpha, color, a.mask)
+        write_bgr(o_path, result)
+        rows.append([content, styles[0], result])
+    if a.contact_sheet:
+        write_bgr(a.contact_sheet, contact_sheet(rows))
+    return outputs
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    torch.set_grad_enabled(False)
+    try:
+        outputs = run(a)
+    except (ImageError, WeightsError, UsageError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {outputs[0]}" if len(outputs) == 1 else f"wrote {len(outputs)} images to {outputs[0].parent}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
