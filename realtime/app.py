@@ -92,6 +92,8 @@ class LiveApp:
         if act is None:
             return
         name, arg = act
+        if name in ("select", "next", "prev"):
+            self.last_cycle = time.monotonic()  # a choice by hand restarts the kiosk's cycle timer
         if name == "select":
             if self.bank.select(arg):
                 self.blend_weight = None

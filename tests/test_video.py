@@ -162,3 +162,34 @@ def test_bad_input_one_line_exit_2_and_no_output(tmp_path, case):
     else:
         assert not out.exists()
     assert not list(tmp_path.glob("*.partial.*"))
+
+
+def test_mask_video_places_two_styles(tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=4, width=96, height=64)
+    mask = tmp_path / "mask.mp4"
+    c = av.open(str(mask), "w")
+    s = c.add_stream("libx264", rate=30)
+    s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+    for i in range(2):  # shorter than the input: the last mask holds
+        m = np.zeros((64, 96, 3), np.uint8)
+        m[:, :48] = 255
+        f = av.VideoFrame.from_ndarray(m, format="bgr24")
+        f.pts = i
+        for p in s.encode(f):
+            c.mux(p)
+    for p in s.encode(None):
+        c.mux(p)
+    c.close()
+    outs = {}
+    for name, args in {"a": ["--style", STYLE], "b": ["--style", str(ROOT / "tests/data/windmill.jpg")],
+                       "ab": ["--style", STYLE, "--style", str(ROOT / "tests/data/windmill.jpg"), "--mask-video", str(mask)]}.items():
+        out = tmp_path / f"{name}.mp4"
+        r = video(str(src), "-o", str(out), *args, "--backend", "eager", "--precision", "fp32")
+        assert r.returncode == 0, r.stderr
+        outs[name] = decode_frames(out)
+    assert len(outs["ab"]) == 4
+    left, right = (slice(None), slice(4, 40)), (slice(None), slice(56, 92))
+    for k in range(4):
+        ab, a, b = outs["ab"][k].astype(int), outs["a"][k], outs["b"][k]
+        assert np.abs(ab[left] - a[left]).mean() < np.abs(ab[left] - b[left]).mean()
+        assert np.abs(ab[right] - b[right]).mean() < np.abs(ab[right] - a[right]).mean()

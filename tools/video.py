@@ -159,6 +159,47 @@ def encode_style(model: AdaINModel, paths: list[str], weights: list[float] | Non
     return StyleStats(m, s)
 
 
+class MaskedStylizer:
+    """Spatial control from a mask video, frame by frame (the last mask holds if the mask video is shorter)."""
+
+    def __init__(self, model: AdaINModel, styles: list[StyleStats], mask_path: Path, alpha: float) -> None:
+        self.model, self.styles, self.alpha = model, styles, alpha
+        try:
+            self.container = av.open(str(mask_path))
+            self.frames = self.container.decode(video=0)
+        except av.FFmpegError:
+            raise VideoError(f"not a readable video file: {mask_path}") from None
+        self.mask: np.ndarray | None = None
+
+    def next_mask(self, h: int, w: int) -> torch.Tensor:
+        try:
+            frame = next(self.frames)
+            self.mask = frame.to_ndarray(format="gray")
+        except (StopIteration, av.FFmpegError):
+            if self.mask is None:
+                raise VideoError("the mask video has no frames") from None
+        m = cv2.resize(self.mask, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+        return torch.from_numpy(m)
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        from engines.images import tensor_to_bgr
+
+        out = []
+        for img in frames:
+            m = self.next_mask(*img.shape[:2])
+            content = bgr_to_tensor(img, next(self.model.parameters()).device)
+            if len(self.styles) == 2:
+                res = self.model.stylize(content, self.styles, masks=torch.stack([m, 1 - m]), alpha=self.alpha)
+            else:
+                res = self.model.stylize(content, self.styles, alpha=self.alpha)
+                res = res * m.to(res.device) + content * (1 - m.to(res.device))
+            out.append(tensor_to_bgr(res))
+        return np.stack(out)
+
+    def close(self) -> None:
+        self.container.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Stylize a video file (AdaIN), keeping its timing, rotation and audio.",
@@ -170,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="interpolation weights, one per style, summing to 1 (e.g. 0.7,0.3)")
     p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the video's colours (luminance transfer)")
+    p.add_argument("--mask-video", type=Path,
+                   help="grey video of masks, frame by frame: with one style white = stylized, black = original; "
+                        "with two styles white = first, black = second (runs the eager model)")
     p.add_argument("--size", type=int, help="output shorter side in pixels (default: the input's size)")
     p.add_argument("--scale", type=float, help="output size as a fraction of the input's (e.g. 0.5)")
     add_engine_args(p)
@@ -196,6 +240,13 @@ def check_args(a: argparse.Namespace) -> list[float] | None:
         raise VideoError("give --size or --scale, not both")
     if a.batch < 1:
         raise VideoError("--batch must be at least 1")
+    if a.mask_video is not None:
+        if len(a.style) > 2:
+            raise VideoError("--mask-video takes one or two styles")
+        if a.weights:
+            raise VideoError("--mask-video and --weights cannot be combined")
+        if not a.mask_video.is_file():
+            raise VideoError(f"mask video not found: {a.mask_video}")
     if a.start is not None and a.end is not None and a.end <= a.start:
         raise VideoError("--end must be after --start")
     weights = None
@@ -225,6 +276,10 @@ def run(a: argparse.Namespace) -> int:
     model = AdaINModel(*resolve()).eval().to(device)
     style = encode_style(model, a.style, weights, a.style_size)
     width, height = output_size(info, a.size, a.scale)
+    masked = None
+    if a.mask_video is not None:
+        styles = [encode_style(model, [p], None, a.style_size) for p in a.style]
+        masked = MaskedStylizer(model, styles, a.mask_video, a.alpha)
     stylizer = make_stylizer(model, backend, height, width, batch=a.batch, device=device, precision=precision)
     stabilizer = Stabilizer() if a.stabilize else None
     tmp = partial_path(a.output)
@@ -278,7 +333,7 @@ def run(a: argparse.Namespace) -> int:
                     break
                 n = len(batch)
                 padded = np.stack(batch + [batch[-1]] * (a.batch - n))
-                out = stylizer(padded, style, a.alpha, color)[:n]
+                out = masked(padded[:n]) if masked is not None else stylizer(padded, style, a.alpha, color)[:n]
                 if stabilizer is not None:
                     out = np.stack([stabilizer(c, o) for c, o in zip(batch, out)])
                 flush_packets()
@@ -300,6 +355,8 @@ def run(a: argparse.Namespace) -> int:
                 flush_packets()
             bar.close()
             writer.close()
+            if masked is not None:
+                masked.close()
     seconds = time.perf_counter() - t0
     if writer.error is not None:
         raise VideoError(f"writing failed after {written} frames: {writer.error}; partial output in {tmp}")
