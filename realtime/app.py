@@ -154,7 +154,7 @@ class LiveApp:
 
     def step(self) -> bool:
         """One output frame; False when the app should stop."""
-        for key in self.cfg.key_script.get(self.frames_out, []):
+        for key in self.cfg.key_script.pop(self.frames_out, []):  # once, even if this step waits for a frame
             self.handle(key)
         if not self.running:
             return False
@@ -165,7 +165,8 @@ class LiveApp:
         t_loop = time.monotonic()
         newest_before = self.capture.newest_seq()
         used_seq, capture_time = -1, t_loop
-        if self.capture.reconnecting:
+        reconnecting = self.capture.reconnecting
+        if reconnecting:
             out = reconnecting_frame(self.height, self.width, self.capture.reconnects + 1)
             stylized = out
             time.sleep(0.05)
@@ -217,7 +218,7 @@ class LiveApp:
                 "frame": self.frames_out, "seq": used_seq, "newest_at_start": newest_before,
                 "newest_at_end": self.capture.newest_seq(), "capture_time": capture_time, "out_time": now,
                 "style": self.bank.index, "blend": self.blend_weight, "alpha": self.alpha, "color": self.color,
-                "reconnecting": used_seq < 0}) + "\n")
+                "reconnecting": reconnecting}) + "\n")
         self.frames_out += 1
         if self.cfg.max_frames is not None and self.frames_out >= self.cfg.max_frames:
             return False

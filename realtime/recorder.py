@@ -74,13 +74,16 @@ class VideoWriter:
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
         self._last_pts = pts
-        self._queue.put((frame, pts))
+        self._queue.put(("frame", frame, pts))
 
-    def write_packet(self, packet: av.Packet) -> None:
-        """Remux a packet of one of `copy_streams` as it is (no re-encode); same thread as the frames."""
+    def write_packet(self, packet: av.Packet, stream_index: int) -> None:
+        """Remux a packet of input stream `stream_index` (one of `copy_streams`) as it is; same thread as frames.
+
+        The index is taken when the packet is demuxed: the input container may be closed by now.
+        """
         if self.error is not None:
             raise RecorderError(f"writing {self.path} failed: {self.error}")
-        self._queue.put((packet, None))
+        self._queue.put(("packet", packet, stream_index))
 
     def _run(self) -> None:
         while True:
@@ -89,14 +92,15 @@ class VideoWriter:
                 break
             if self.error is not None:
                 continue  # drain so producers never block forever
-            frame, pts = item
-            if pts is None:  # a packet to copy
+            kind, payload, arg = item
+            if kind == "packet":  # remuxed as it is
                 try:
-                    frame.stream = self.copies[frame.stream.index]
-                    self.container.mux(frame)
+                    payload.stream = self.copies[arg]
+                    self.container.mux(payload)
                 except Exception as e:
                     self.error = e
                 continue
+            frame, pts = payload, arg
             try:
                 vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
                 vf.pts, vf.time_base = pts, self.time_base

@@ -193,3 +193,15 @@ def test_mask_video_places_two_styles(tmp_path):
         ab, a, b = outs["ab"][k].astype(int), outs["a"][k], outs["b"][k]
         assert np.abs(ab[left] - a[left]).mean() < np.abs(ab[left] - b[left]).mean()
         assert np.abs(ab[right] - b[right]).mean() < np.abs(ab[right] - a[right]).mean()
+
+
+def test_start_end_keep_audio_in_sync(tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=45, audio=True)
+    out = tmp_path / "cut.mp4"
+    r = video(str(src), "-o", str(out), "--style", STYLE, "--start", "0.5", "--end", "1.2", "--backend", "onnx")
+    assert r.returncode == 0, r.stderr
+    pts, audio, _, _ = stream_info(out)
+    assert len(pts) == 21 and abs(pts[0]) < 0.04  # 0.5 s .. 1.2 s at 30 fps, starting at 0
+    with av.open(str(out)) as c:
+        a = [float(p.pts * p.time_base) for p in c.demux(audio=0) if p.pts is not None]
+    assert abs(a[0] - pts[0]) < 0.05 and a[-1] < 0.8  # audio moved by the same offset

@@ -72,7 +72,9 @@ def probe(path: Path) -> Probe:
             else:
                 raise VideoError(f"no decodable video frames in {path}")
             rate = v.average_rate or v.guessed_rate or Fraction(30)
-            frames = v.frames or int(float(v.duration * v.time_base * rate)) if v.duration else v.frames
+            frames = v.frames
+            if not frames and v.duration:
+                frames = int(float(v.duration * v.time_base * rate))
             copies = [s.index for s in c.streams if s.type in ("audio", "subtitle")]
             return Probe(v.codec_context.width, v.codec_context.height, v.time_base, Fraction(rate), frames or 0,
                          rotation, copies)
@@ -113,14 +115,18 @@ class Interrupt:
 
 def decode_thread(path: Path, start: float | None, end: float | None, out: queue.Queue, packets: queue.Queue,
                   stop: threading.Event, stats: dict) -> None:
-    """Demux once: video frames -> `out`, audio/subtitle packets -> `packets`; corrupt packets counted, skipped."""
+    """Demux once: video frames -> `out`, audio/subtitle packets -> `packets`; corrupt packets counted, skipped.
+
+    With --start every stream's timestamps move back by the same `start`, so they stay in sync.
+    """
     try:
         with av.open(str(path)) as c:
             v = c.streams.video[0]
             copies = [s for s in c.streams if s.type in ("audio", "subtitle")]
             tb = v.time_base
+            vshift = int(round(start / tb)) if start else 0
             if start:
-                c.seek(int(start / tb), stream=v, backward=True)
+                c.seek(vshift, stream=v, backward=True)
             for packet in c.demux([v, *copies]):
                 if stop.is_set():
                     break
@@ -129,7 +135,11 @@ def decode_thread(path: Path, start: float | None, end: float | None, out: queue
                         continue
                     t = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
                     if (start is None or t >= start) and (end is None or t < end):
-                        packets.put(packet)
+                        if start:
+                            shift = int(round(start / packet.time_base))
+                            packet.pts = packet.pts - shift if packet.pts is not None else None
+                            packet.dts = packet.dts - shift
+                        packets.put((packet, packet.stream.index))
                     continue
                 try:
                     frames = packet.decode()
@@ -143,7 +153,7 @@ def decode_thread(path: Path, start: float | None, end: float | None, out: queue
                     if t is not None and end is not None and t >= end:
                         stop.set()
                         break
-                    out.put((f.to_ndarray(format="bgr24"), f.pts))
+                    out.put((f.to_ndarray(format="bgr24"), f.pts - vshift if f.pts is not None else None))
     except av.FFmpegError as e:
         stats["error"] = f"decoding stopped: {e}"
     finally:
@@ -303,13 +313,12 @@ def run(a: argparse.Namespace) -> int:
         total = max(0, int(round(dur * float(info.rate))))
     bar = tqdm(total=total or None, unit="frame", disable=a.quiet, dynamic_ncols=True)
     written, t0, interrupted = 0, time.perf_counter(), False
-    first_pts: int | None = None
     color = 1.0 if a.preserve_color else 0.0
 
     def flush_packets() -> None:
         while True:
             try:
-                writer.write_packet(packets_q.get_nowait())
+                writer.write_packet(*packets_q.get_nowait())
             except queue.Empty:
                 return
 
@@ -338,9 +347,7 @@ def run(a: argparse.Namespace) -> int:
                     out = np.stack([stabilizer(c, o) for c, o in zip(batch, out)])
                 flush_packets()
                 for img, p in zip(out, pts):
-                    if first_pts is None:
-                        first_pts = p if (a.start and p is not None) else 0
-                    writer.write(img, (p - first_pts) if p is not None else written)
+                    writer.write(img, p if p is not None else written)
                     written += 1
                 bar.update(n)
             interrupted = intr.hit
