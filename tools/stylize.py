@@ -147,9 +147,9 @@ def run(a: argparse.Namespace) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    torch.set_grad_enabled(False)
     try:
-        outputs = run(a)
+        with torch.inference_mode():  # scoped: callers in the same process keep autograd
+            outputs = run(a)
     except (ImageError, WeightsError, UsageError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -43,6 +43,7 @@ class TrainConfig:
     lr_decay: float = 5e-5
     style_weight: float = 10.0
     content_weight: float = 1.0
+    identity_weight: float = 0.0  # SANet's identity loss |g(f(c)) - c|; 0 = the AdaIN paper's recipe
     save_every: int = 500
     seed: int = 0
     device: str = "auto"
@@ -144,7 +145,16 @@ class Trainer:
         lc = content_loss(o_feats[3] / k4, t / k4)
         ls = torch.stack(style_layer_losses(o_feats, s_stats, self.scales)).sum()
         total = self.cfg.content_weight * lc + self.cfg.style_weight * ls
-        return {"loss": total, "content": lc, "style": ls}
+        li = torch.zeros((), device=content.device)
+        if self.cfg.identity_weight > 0:
+            # Park & Lee 2019 (SANet): decoding the content's own features must give the content back.
+            # relu4_1 alone does not pin pixels down, and without this a briefly trained decoder
+            # invents texture in place of structure.
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                recon = self.decoder(c4)
+            li = (recon.float() - content).abs().mean()
+            total = total + self.cfg.identity_weight * li
+        return {"loss": total, "content": lc, "style": ls, "identity": li}
 
     def step(self) -> dict[str, float]:
         for g in self.opt.param_groups:
@@ -205,13 +215,13 @@ def run(cfg: TrainConfig) -> Trainer:
     with open(log_path, "a", newline="") as f:
         log = csv.writer(f)
         if new_log:
-            log.writerow(["iter", "loss", "content", "style", "lr", "seconds"])
+            log.writerow(["iter", "loss", "content", "style", "identity", "lr", "seconds"])
         bar = tqdm(total=cfg.iters, initial=trainer.iter, unit="it", dynamic_ncols=True)
         t0 = time.time()
         while trainer.iter < cfg.iters:
             r = trainer.step()
             log.writerow([trainer.iter, f"{r['loss']:.5f}", f"{r['content']:.5f}", f"{r['style']:.5f}",
-                          f"{r['lr']:.3e}", f"{time.time() - t0:.1f}"])
+                          f"{r['identity']:.5f}", f"{r['lr']:.3e}", f"{time.time() - t0:.1f}"])
             bar.set_postfix(loss=f"{r['loss']:.3f}", c=f"{r['content']:.3f}", s=f"{r['style']:.3f}")
             bar.update(1)
             if trainer.iter % cfg.save_every == 0 or trainer.iter == cfg.iters:
@@ -225,7 +235,8 @@ def run(cfg: TrainConfig) -> Trainer:
 
 def export(trainer: Trainer, path: Path) -> None:
     meta = {"iterations": str(trainer.iter), "layout": trainer.cfg.layout, "crop": str(trainer.cfg.crop),
-            "batch": str(trainer.cfg.batch), "style_weight": str(trainer.cfg.style_weight)}
+            "batch": str(trainer.cfg.batch), "style_weight": str(trainer.cfg.style_weight),
+            "identity_weight": str(trainer.cfg.identity_weight)}
     save_decoder(trainer.decoder, path, meta)
 
 
@@ -241,6 +252,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
     p.add_argument("--lr-decay", type=float, default=5e-5, help="lr / (1 + decay * iter) (default 5e-5)")
     p.add_argument("--style-weight", type=float, default=10.0, help="lambda (default 10)")
+    p.add_argument("--identity-weight", type=float, default=0.0,
+                   help="weight of the identity loss |g(f(c)) - c| (SANet, Park & Lee 2019); 0 (default) = the "
+                        "AdaIN paper's recipe; helps a short training keep structure")
     p.add_argument("--save-every", type=int, default=500, help="checkpoint interval in iterations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (auto: cuda when available)")
@@ -252,6 +266,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     return TrainConfig(
         content_dir=a.content, style_dir=a.style, out_dir=a.out, iters=a.iters, batch=a.batch, crop=a.crop,
         load_size=a.load_size, lr=a.lr, lr_decay=a.lr_decay, style_weight=a.style_weight,
+        identity_weight=a.identity_weight,
         save_every=a.save_every, seed=a.seed, device=a.device, threads=a.threads, export=a.export,
         precision=a.precision,
     )
