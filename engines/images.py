@@ -66,10 +66,6 @@ def tensor_to_bgr(t: Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.permute(1, 2, 0).cpu().numpy()[:, :, ::-1])
 
 
-def load_rgb_tensor(path: str | Path, size: int | None = None, device: torch.device | str = "cpu") -> Tensor:
-    return bgr_to_tensor(resize_short(read_bgr(path), size), device)
-
-
 def list_images(folder: str | Path) -> list[Path]:
     p = Path(folder)
     if not p.is_dir():

@@ -12,7 +12,6 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -113,6 +112,3 @@ class StyleBank:
 def model_key(fingerprint: str) -> str:
     return f"m{fingerprint}"
 
-
-def stats_equal(a: StyleStats, b: StyleStats) -> bool:
-    return torch.equal(a.mean, b.mean) and torch.equal(a.std, b.std)
