@@ -23,7 +23,7 @@ from torch import Tensor
 
 from engines.graph import FrameGraph
 from engines.model import AdaINModel, StyleStats
-from engines.weights import cache_dir
+from engines.weights import cache_dir, weights_fingerprint
 
 BACKENDS = ("eager", "torchscript", "onnx", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -103,14 +103,6 @@ def choose_backend(requested: str, device: str, precision: str = "auto",
     return "eager", "fp32", "onnxruntime not installed"
 
 
-def weights_fingerprint(model: AdaINModel) -> str:
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().float().cpu().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 def cache_key(spec: EngineSpec, fingerprint: str) -> str:
     device_name = torch.cuda.get_device_name(spec.device) if spec.device.startswith("cuda") else "cpu"
     versions = {"torch": torch.__version__}
@@ -127,12 +119,13 @@ def cache_key(spec: EngineSpec, fingerprint: str) -> str:
 class Stylizer:
     """Frames of one size in, stylized frames out: `stylizer(frames, style, alpha, color)`."""
 
-    def __init__(self, spec: EngineSpec, run: Callable[..., Tensor], build_seconds: float, cache_file: Path | None):
+    def __init__(self, spec: EngineSpec, run: Callable[..., Tensor], build_seconds: float, cache_file: Path | None,
+                 why: str = "") -> None:
         self.spec = spec
         self._run = run
         self.build_seconds = build_seconds
         self.cache_file = cache_file
-        self.why = ""
+        self.why = why  # why this backend and precision were chosen, for the start-up line
         self._device = torch.device(spec.device)
         self._pinned: Tensor | None = None
         self._pinned_out: Tensor | None = None
@@ -309,7 +302,6 @@ def make_stylizer(
     path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     run = _BUILDERS[name](_graph(model, spec), spec, path)
-    stylizer = Stylizer(spec, run, time.perf_counter() - t0, path if _SUFFIX[name] else None)
-    stylizer.why = why
+    stylizer = Stylizer(spec, run, time.perf_counter() - t0, path if _SUFFIX[name] else None, why)
     stylizer.warmup()
     return stylizer

@@ -163,6 +163,15 @@ def original_encoder(path: Path) -> Encoder:
     return enc.eval().requires_grad_(False)
 
 
+def weights_fingerprint(model: nn.Module) -> str:
+    """Short hash of a model's tensors: part of every cache key, so new weights never reuse old results."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def save_decoder(decoder: Decoder, path: Path, metadata: dict[str, str] | None = None) -> None:
     """fp16 safetensors with the same keys as the original decoder.pth (net. prefix dropped)."""
     sd = {k: v.detach().half().contiguous() for k, v in decoder.net.state_dict().items()}

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from engines.images import ImageError, bgr_to_tensor, list_images, read_bgr, resize_short
 from engines.model import AdaINModel, StyleStats
-from engines.weights import cache_dir
+from engines.weights import cache_dir, weights_fingerprint
 
 
 @dataclass
@@ -30,10 +30,10 @@ class Style:
 class StyleBank:
     """An ordered set of styles with a current index; `rescan()` picks up files added to the folder."""
 
-    def __init__(self, model: AdaINModel, model_key: str, paths: list[Path] | None = None,
+    def __init__(self, model: AdaINModel, paths: list[Path] | None = None,
                  folder: Path | None = None, style_size: int = 512) -> None:
         self.model = model
-        self.model_key = model_key
+        self.model_key = weights_fingerprint(model)  # statistics of other weights are never reused
         self.folder = folder
         self.style_size = style_size
         self.styles: list[Style] = []
@@ -107,8 +107,4 @@ class StyleBank:
         """Current style mixed with the next: weight * current + (1 - weight) * next."""
         a, b = self.current.stats, self.styles[(self.index + 1) % len(self.styles)].stats
         return StyleStats(weight * a.mean + (1 - weight) * b.mean, weight * a.std + (1 - weight) * b.std)
-
-
-def model_key(fingerprint: str) -> str:
-    return f"m{fingerprint}"
 

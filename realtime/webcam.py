@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import torch
 
-from engines.backends import BackendError, choose_backend, make_stylizer, weights_fingerprint
+from engines.backends import BackendError, choose_backend, make_stylizer
 from engines.images import ImageError, list_images
 from engines.model import AdaINModel
 from engines.options import add_engine_args, engine_options
@@ -19,7 +19,7 @@ from realtime.capture import CaptureThread, SourceError, parse_source
 from realtime.display import Display, NoDisplayError
 from realtime.keys import help_lines, parse_script
 from realtime.recorder import RecorderError, check_writable
-from realtime.style_bank import StyleBank, model_key
+from realtime.style_bank import StyleBank
 
 log = logging.getLogger("realtime")
 
@@ -108,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         backend, precision, device = engine_options(a)
         choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
         model = AdaINModel(*resolve(a.model_weights, a.vgg, a.decoder)).eval().to(device)
-        fingerprint = weights_fingerprint(model)
-        bank = StyleBank(model, model_key(fingerprint), [Path(s) for s in a.style], a.style_dir, a.style_size)
+        bank = StyleBank(model, [Path(s) for s in a.style], a.style_dir, a.style_size)
         capture = CaptureThread(parse_source(a.source), loop=a.loop)
         height, width = processing_size(a.size, capture.size)
         stylizer = make_stylizer(model, backend, height, width, device=device, precision=precision)

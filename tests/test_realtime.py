@@ -222,3 +222,17 @@ def test_blend_and_colour_keys_change_the_output(clip, tmp_path):
     d_on = np.abs(frames[k].reshape(-1, 3).mean(0) - src_k.reshape(-1, 3).mean(0)).sum()
     d_off = np.abs(frames[7].reshape(-1, 3).mean(0) - before.reshape(-1, 3).mean(0)).sum()
     assert d_on < d_off
+
+
+def test_style_cache_is_keyed_by_the_weights(tmp_path, monkeypatch):
+    from engines.model import AdaINModel
+    from engines.vgg import VGG16, Decoder, Encoder
+    from realtime.style_bank import StyleBank
+
+    monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path))
+    torch.manual_seed(0)
+    model = AdaINModel(Encoder(VGG16), Decoder(VGG16)).eval()
+    assert StyleBank(model, [STYLE_A], style_size=64).encoded == 1
+    assert StyleBank(model, [STYLE_A], style_size=64).encoded == 0  # same weights: from the cache
+    other = AdaINModel(Encoder(VGG16), Decoder(VGG16)).eval()  # new random weights
+    assert StyleBank(other, [STYLE_A], style_size=64).encoded == 1  # never the old statistics

@@ -97,7 +97,7 @@ def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, 
     with tempfile.TemporaryDirectory() as tmp:
         src = make_video(Path(tmp) / "src.mp4", frames=frames + 10, width=width, height=height)
         capture = CaptureThread(str(src), loop=True, pace=True, fps=camera_fps)
-        bank = StyleBank(model, "bench", [style_path])
+        bank = StyleBank(model, [style_path])
         cfg = AppConfig(display=False, max_frames=frames, record=Path(tmp) / "rec.mp4")
         app = LiveApp(cfg, capture, stylizer, bank, Display(enabled=False))
         app.toggle_recording()

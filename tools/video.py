@@ -160,8 +160,8 @@ def decode_thread(path: Path, start: float | None, end: float | None, out: queue
         out.put(None)
 
 
-def encode_style(model: AdaINModel, paths: list[str], weights: list[float] | None, size: int) -> StyleStats:
-    stats = [model.encode_style(bgr_to_tensor(resize_short(read_bgr(p), size))) for p in paths]
+def mix_styles(stats: list[StyleStats], weights: list[float] | None) -> StyleStats:
+    """One style from several: arithmetic on the statistics, nothing re-encoded."""
     if len(stats) == 1:
         return stats[0]
     w = weights or [1.0 / len(stats)] * len(stats)
@@ -284,12 +284,10 @@ def run(a: argparse.Namespace) -> int:
     backend, precision, device = engine_options(a)
     choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
     model = AdaINModel(*resolve()).eval().to(device)
-    style = encode_style(model, a.style, weights, a.style_size)
+    styles = [model.encode_style(bgr_to_tensor(resize_short(read_bgr(p), a.style_size))) for p in a.style]
+    style = mix_styles(styles, weights)
     width, height = output_size(info, a.size, a.scale)
-    masked = None
-    if a.mask_video is not None:
-        styles = [encode_style(model, [p], None, a.style_size) for p in a.style]
-        masked = MaskedStylizer(model, styles, a.mask_video, a.alpha)
+    masked = MaskedStylizer(model, styles, a.mask_video, a.alpha) if a.mask_video is not None else None
     stylizer = make_stylizer(model, backend, height, width, batch=a.batch, device=device, precision=precision)
     stabilizer = Stabilizer() if a.stabilize else None
     tmp = partial_path(a.output)
