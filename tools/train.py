@@ -22,12 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 from engines.adain import adain, mean_std  # noqa: E402
 from engines.images import ImageError, list_images, read_bgr, resize_short  # noqa: E402
 from engines.losses import content_loss, style_layer_losses  # noqa: E402
 from engines.vgg import LAYOUTS, Decoder, Encoder  # noqa: E402
-from engines.weights import WeightsError, save_decoder, vgg16_encoder  # noqa: E402
+from engines.weights import WeightsError, save_net, vgg16_encoder  # noqa: E402
 
 
 @dataclass
@@ -93,15 +94,17 @@ def pick_device(name: str) -> torch.device:
 class Trainer:
     """One decoder, one fixed encoder, Adam; `step()` runs one iteration of the paper's recipe."""
 
+    LOG_COLUMNS = ("loss", "content", "style", "identity", "lr")
+    STATE_KEY = "decoder"  # what the trained module is called in checkpoints
+
     def __init__(self, cfg: TrainConfig, encoder: Encoder | None = None) -> None:
         self.cfg = cfg
         self.device = pick_device(cfg.device)
-        layout = LAYOUTS[cfg.layout]
         self.encoder = (encoder if encoder is not None else vgg16_encoder()).to(self.device).eval()
         self.encoder.requires_grad_(False)
         torch.manual_seed(cfg.seed)
-        self.decoder = Decoder(layout).to(self.device)
-        self.opt = torch.optim.Adam(self.decoder.parameters(), lr=cfg.lr)
+        self.net = self.build().to(self.device)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.content = ImagePool(cfg.content_dir, cfg.load_size, cfg.crop)
         self.style = ImagePool(cfg.style_dir, cfg.load_size, cfg.crop)
@@ -110,6 +113,14 @@ class Trainer:
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.scales = self.measure_scales()
+
+    def build(self) -> nn.Module:
+        """The module this trainer optimises."""
+        return Decoder(LAYOUTS[self.cfg.layout])
+
+    @property
+    def decoder(self) -> nn.Module:
+        return self.net
 
     def measure_scales(self) -> list[float]:
         """Mean activation of each style layer on the first images, so every layer counts alike.
@@ -132,14 +143,23 @@ class Trainer:
     def lr(self) -> float:
         return self.cfg.lr / (1.0 + self.cfg.lr_decay * self.iter)
 
+    def decoder_inputs(self, content: torch.Tensor, style: torch.Tensor, c4: torch.Tensor,
+                       s4_stats: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the decoder decodes: the AdaIN target, and the content's own features (identity loss).
+
+        Here both are the loss network's own features; a distilled student overrides this.
+        """
+        return adain(c4, *s4_stats), c4
+
     def losses(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             c4 = self.encoder(content)
             s_feats = self.encoder.features(style)
             s_stats = [mean_std(f) for f in s_feats]
             t = adain(c4, *s_stats[3])
+            dec_in, dec_own = self.decoder_inputs(content, style, c4, s_stats[3])
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            out = self.decoder(t)
+            out = self.decoder(dec_in)
             o_feats = self.encoder.features(out)
         k4 = self.scales[3]
         lc = content_loss(o_feats[3] / k4, t / k4)
@@ -151,7 +171,7 @@ class Trainer:
             # relu4_1 alone does not pin pixels down, and without this a briefly trained decoder
             # invents texture in place of structure.
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-                recon = self.decoder(c4)
+                recon = self.decoder(dec_own)
             li = (recon.float() - content).abs().mean()
             total = total + self.cfg.identity_weight * li
         return {"loss": total, "content": lc, "style": ls, "identity": li}
@@ -161,7 +181,7 @@ class Trainer:
             g["lr"] = self.lr()
         content = self.content.batch(self.cfg.batch, self.gen).to(self.device, non_blocking=True)
         style = self.style.batch(self.cfg.batch, self.gen).to(self.device, non_blocking=True)
-        self.decoder.train()
+        self.net.train()
         parts = self.losses(content, style)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(parts["loss"]).backward()
@@ -173,7 +193,7 @@ class Trainer:
     def state(self) -> dict:
         return {
             "iter": self.iter,
-            "decoder": self.decoder.state_dict(),
+            self.STATE_KEY: self.net.state_dict(),
             "opt": self.opt.state_dict(),
             "scaler": self.scaler.state_dict(),
             "gen": self.gen.get_state(),
@@ -183,7 +203,7 @@ class Trainer:
 
     def load_state(self, state: dict) -> None:
         self.iter = int(state["iter"])
-        self.decoder.load_state_dict(state["decoder"])
+        self.net.load_state_dict(state[self.STATE_KEY])
         self.opt.load_state_dict(state["opt"])
         self.scaler.load_state_dict(state["scaler"])
         self.gen.set_state(state["gen"])
@@ -199,45 +219,53 @@ class Trainer:
 
 
 def run(cfg: TrainConfig) -> Trainer:
-    from tqdm import tqdm
-
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = Trainer(cfg)
+    fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every,
+        (lambda: export(trainer, Path(cfg.export))) if cfg.export else None)
+    return trainer
+
+
+def fit(trainer, out: Path, iters: int, save_every: int, export_fn=None) -> None:
+    """The loop every trainer here shares: resume from out/last.pt, log out/loss.csv, checkpoint, export.
+
+    `trainer` has `iter`, `LOG_COLUMNS`, `step() -> dict`, `save(path)` and `load(path)`.
+    """
+    from tqdm import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "last.pt"
     if ckpt.is_file():
         trainer.load(ckpt)
         print(f"resumed from {ckpt} at iteration {trainer.iter}")
     log_path = out / "loss.csv"
     new_log = not log_path.is_file()
+    columns = trainer.LOG_COLUMNS
     with open(log_path, "a", newline="") as f:
         log = csv.writer(f)
         if new_log:
-            log.writerow(["iter", "loss", "content", "style", "identity", "lr", "seconds"])
-        bar = tqdm(total=cfg.iters, initial=trainer.iter, unit="it", dynamic_ncols=True)
+            log.writerow(["iter", *columns, "seconds"])
+        bar = tqdm(total=iters, initial=trainer.iter, unit="it", dynamic_ncols=True)
         t0 = time.time()
-        while trainer.iter < cfg.iters:
+        while trainer.iter < iters:
             r = trainer.step()
-            log.writerow([trainer.iter, f"{r['loss']:.5f}", f"{r['content']:.5f}", f"{r['style']:.5f}",
-                          f"{r['identity']:.5f}", f"{r['lr']:.3e}", f"{time.time() - t0:.1f}"])
-            bar.set_postfix(loss=f"{r['loss']:.3f}", c=f"{r['content']:.3f}", s=f"{r['style']:.3f}")
+            log.writerow([trainer.iter, *(f"{r[c]:.5g}" for c in columns), f"{time.time() - t0:.1f}"])
+            bar.set_postfix({c: f"{r[c]:.3g}" for c in columns[:3]})
             bar.update(1)
-            if trainer.iter % cfg.save_every == 0 or trainer.iter == cfg.iters:
+            if trainer.iter % save_every == 0 or trainer.iter == iters:
                 f.flush()
                 trainer.save(ckpt)
-                if cfg.export:
-                    export(trainer, Path(cfg.export))
+                if export_fn is not None:
+                    export_fn()
         bar.close()
-    return trainer
 
 
 def export(trainer: Trainer, path: Path) -> None:
     meta = {"iterations": str(trainer.iter), "layout": trainer.cfg.layout, "crop": str(trainer.cfg.crop),
             "batch": str(trainer.cfg.batch), "style_weight": str(trainer.cfg.style_weight),
             "identity_weight": str(trainer.cfg.identity_weight)}
-    save_decoder(trainer.decoder, path, meta)
+    save_net(trainer.decoder, path, meta)
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
