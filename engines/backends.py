@@ -41,6 +41,7 @@ class EngineSpec:
     batch: int = 1
     device: str = "cpu"
     precision: str = "fp32"
+    channels: int = 512  # relu4_1 width: the length of the style statistics
 
 
 def available_backends(device: str = "cpu") -> list[str]:
@@ -136,7 +137,8 @@ class Stylizer:
     def warmup(self, runs: int = 2) -> None:
         """JIT profiling runs and allocator growth happen here, not on the first live frames."""
         frames = np.zeros((self.spec.batch, self.spec.height, self.spec.width, 3), np.uint8)
-        style = StyleStats(torch.zeros(512), torch.ones(512))
+        c = self.spec.channels
+        style = StyleStats(torch.zeros(c), torch.ones(c))
         for _ in range(runs):
             self(frames, style)
         self._style_src = None
@@ -191,7 +193,8 @@ class Stylizer:
 
 def _examples(spec: EngineSpec, device: torch.device) -> tuple[Tensor, ...]:
     frames = torch.randint(0, 256, (spec.batch, spec.height, spec.width, 3), dtype=torch.uint8, device=device)
-    return (frames, torch.zeros(512, device=device), torch.ones(512, device=device),
+    c = spec.channels
+    return (frames, torch.zeros(c, device=device), torch.ones(c, device=device),
             torch.ones(1, device=device), torch.zeros(1, device=device))
 
 
@@ -296,7 +299,7 @@ def make_stylizer(
 ) -> Stylizer:
     """Build (or load from the cache) an engine for frames of (batch, height, width)."""
     name, precision, why = choose_backend(backend, device, precision, height * width)
-    spec = EngineSpec(name, height, width, batch, device, precision)
+    spec = EngineSpec(name, height, width, batch, device, precision, model.encoder.channels[-1])
     model = model.eval()
     path = cache_dir() / "engines" / f"{name}-{cache_key(spec, weights_fingerprint(model))}{_SUFFIX[name]}"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The engine options every command line shares: --backend, --precision (--fp16), --device."""
+"""The options every command line shares: --backend, --precision (--fp16), --device, and --model with its weights."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,8 @@ import argparse
 import torch
 
 from engines.backends import BACKENDS, PRECISIONS
+from engines.model import AdaINModel
+from engines.weights import WeightsError, resolve
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
@@ -21,3 +23,38 @@ def engine_options(a: argparse.Namespace) -> tuple[str, str, str]:
     """(backend, precision, device) as the user asked; `choose_backend` resolves 'auto'."""
     device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
     return a.backend, "fp16" if a.fp16 else a.precision, device
+
+
+MODELS = ("auto", "full", "lite")
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="auto", choices=MODELS,
+                   help="full: VGG16 encoder + decoder; lite: the distilled quarter-width model, real time on CPUs; "
+                        "auto (default): lite without a CUDA GPU, full with one")
+    p.add_argument("--model-weights", default="default", choices=("default", "original-adain"),
+                   help="'default' (shipped weights) or 'original-adain' (full model only; needs --vgg and --decoder)")
+    p.add_argument("--vgg", help="encoder weights file (vgg_normalised.pth for original-adain)")
+    p.add_argument("--decoder", help="decoder weights file (.pth or .safetensors)")
+
+
+def model_choice(a: argparse.Namespace, device: str) -> tuple[str, str]:
+    """(weights name for `engines.weights.resolve`, why): the why is printed at start."""
+    if a.model_weights == "original-adain":
+        if a.model == "lite":
+            raise WeightsError("the original AdaIN files are a full model; drop --model lite")
+        return "original-adain", "original AdaIN files"
+    if a.model == "auto":
+        if device.startswith("cuda"):
+            return "default", "CUDA GPU: full model"
+        if a.vgg or a.decoder:
+            return "default", "weights files given: full model"
+        return "lite", "no CUDA GPU: lite model"
+    return ("lite" if a.model == "lite" else "default"), "requested"
+
+
+def load_model(a: argparse.Namespace, device: str) -> tuple[AdaINModel, str]:
+    """The model the command line asks for, on `device`, with why it was chosen."""
+    name, why = model_choice(a, device)
+    label = {"default": "full", "lite": "lite", "original-adain": "original AdaIN"}[name]
+    return AdaINModel(*resolve(name, a.vgg, a.decoder)).eval().to(device), f"{label} ({why})"

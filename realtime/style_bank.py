@@ -1,10 +1,11 @@
 """Styles as precomputed statistics: encoded once, cached on disk, swapped instantly.
 
 A style is fully described at run time by the mean and std of its relu4_1
-features (two vectors of 512 floats). They are cached as safetensors (never
-pickle), keyed by the image file's content hash and the model's weights, so a
-restart or a second kiosk never re-encodes, and new weights never reuse stale
-statistics. Blends are arithmetic on the stored vectors.
+features (two vectors of 512 floats for the full model, 128 for the lite one).
+They are cached as safetensors (never pickle), keyed by the image file's content
+hash and the model (layout and weights), so a restart or a second kiosk never
+re-encodes, the full and lite models keep their statistics side by side, and new
+weights never reuse stale statistics. Blends are arithmetic on the stored vectors.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ class StyleBank:
     def __init__(self, model: AdaINModel, paths: list[Path] | None = None,
                  folder: Path | None = None, style_size: int = 512) -> None:
         self.model = model
-        self.model_key = weights_fingerprint(model)  # statistics of other weights are never reused
+        # statistics of another model or other weights are never reused
+        self.model_key = f"{model.encoder.layout.name}-{weights_fingerprint(model)}"
         self.folder = folder
         self.style_size = style_size
         self.styles: list[Style] = []

@@ -11,9 +11,8 @@ import torch
 
 from engines.backends import BackendError, choose_backend, make_stylizer
 from engines.images import ImageError, list_images
-from engines.model import AdaINModel
-from engines.options import add_engine_args, engine_options
-from engines.weights import WEIGHT_NAMES, WeightsError, resolve
+from engines.options import add_engine_args, add_model_args, engine_options, load_model
+from engines.weights import WeightsError
 from realtime.app import AppConfig, LiveApp, setup_logging
 from realtime.capture import CaptureThread, SourceError, parse_source
 from realtime.display import Display, NoDisplayError
@@ -35,13 +34,17 @@ def parse_size(text: str) -> tuple[int, int] | int:
     raise argparse.ArgumentTypeError(f"size must be N or WIDTHxHEIGHT (at least 16), got {text!r}")
 
 
-def processing_size(size: tuple[int, int] | int, frame_hw: tuple[int, int]) -> tuple[int, int]:
-    """(height, width) the model runs at: the source's aspect, sides rounded to multiples of 8."""
+def processing_size(size: tuple[int, int] | int | None, frame_hw: tuple[int, int]) -> tuple[int, int]:
+    """(height, width) the model runs at: the source's aspect, sides rounded to multiples of 8.
+
+    None: the source's own size, shrunk to a 512 shorter side if larger (never enlarged: a
+    640x480 camera runs at 640x480, not at 683x512).
+    """
     if isinstance(size, tuple):
         w, h = size
     else:
         fh, fw = frame_hw
-        s = size / min(fh, fw)
+        s = (size if size is not None else min(512, fh, fw)) / min(fh, fw)
         h, w = fh * s, fw * s
     return max(16, int(round(h / 8)) * 8), max(16, int(round(w / 8)) * 8)
 
@@ -66,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-dir", type=Path, help="folder of style images (new files picked up with key d)")
     p.add_argument("--source", default="0", help="camera index, video file or stream URL (default 0)")
     p.add_argument("--loop", action="store_true", help="restart a video file source at its end")
-    p.add_argument("--size", type=parse_size, default=512,
-                   help="processing size: shorter side N, or WIDTHxHEIGHT (default 512)")
+    p.add_argument("--size", type=parse_size, default=None,
+                   help="processing size: shorter side N, or WIDTHxHEIGHT (default: the source's, shrunk to a "
+                        "512 shorter side if larger)")
     add_engine_args(p)
     p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
     p.add_argument("--record", type=Path, help="record the stylized stream to this video file (key r toggles)")
@@ -82,9 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-file", type=Path, help="rotating log file (kiosk default kiosk.log)")
     p.add_argument("--keys", default="", help="scripted key presses FRAME:KEY,... (demos and tests), e.g. 30:n,60:q")
     p.add_argument("--stats", type=Path, help="write one JSON line per output frame (timing, freshness, style)")
-    p.add_argument("--model-weights", default="default", choices=WEIGHT_NAMES, help="weights to use (default: shipped)")
-    p.add_argument("--vgg", help="encoder weights file (original-adain: vgg_normalised.pth)")
-    p.add_argument("--decoder", help="decoder weights file")
+    add_model_args(p)
     return p
 
 
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             check_writable(a.record)
         backend, precision, device = engine_options(a)
         choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
-        model = AdaINModel(*resolve(a.model_weights, a.vgg, a.decoder)).eval().to(device)
+        model, model_why = load_model(a, device)
         bank = StyleBank(model, [Path(s) for s in a.style], a.style_dir, a.style_size)
         capture = CaptureThread(parse_source(a.source), loop=a.loop)
         height, width = processing_size(a.size, capture.size)
@@ -118,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             capture.stop()
         print(f"error: {e}", file=sys.stderr)
         return 2
-    log.info("backend %s %s (%s) on %s, %dx%d, %d style(s)", stylizer.spec.backend, stylizer.spec.precision,
-             stylizer.why, device, width, height, len(bank))
+    log.info("model %s; backend %s %s (%s) on %s, %dx%d, %d style(s)", model_why, stylizer.spec.backend,
+             stylizer.spec.precision, stylizer.why, device, width, height, len(bank))
     cfg = AppConfig(
         alpha=a.alpha, record=a.record, display=not a.no_display, fullscreen=a.fullscreen or a.kiosk, kiosk=a.kiosk,
         cycle=a.cycle if a.cycle is not None else (30.0 if a.kiosk else None), max_frames=a.max_frames,

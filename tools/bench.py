@@ -11,6 +11,7 @@ BENCHMARKS.md with the machine, date, versions and command.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import resource
@@ -31,13 +32,15 @@ from torch import nn  # noqa: E402
 from engines.backends import BackendError, available_backends, choose_backend, make_stylizer  # noqa: E402
 from engines.graph import padded_size  # noqa: E402
 from engines.model import AdaINModel, StyleStats  # noqa: E402
-from engines.weights import resolve  # noqa: E402
+from engines.options import MODELS, load_model, model_choice  # noqa: E402
+from engines.weights import WeightsError  # noqa: E402
 
-SIZES = {"256": (256, 256), "512": (512, 512), "720p": (720, 1280), "1080p": (1080, 1920)}
+SIZES = {"256": (256, 256), "512": (512, 512), "480p": (480, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
 
 
 @dataclass
 class Result:
+    model: str
     backend: str
     size: str
     model_fps: float
@@ -106,7 +109,7 @@ def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, 
         return n / (time.perf_counter() - t0)
 
 
-def bench(model: AdaINModel, backend: str, size: str, device: str, precision: str, seconds: float, min_runs: int,
+def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, precision: str, seconds: float, min_runs: int,
           e2e_frames: int, style_path: Path) -> Result:
     h, w = SIZES[size] if size in SIZES else (int(size), int(size))
     t0 = time.perf_counter()
@@ -114,7 +117,8 @@ def bench(model: AdaINModel, backend: str, size: str, device: str, precision: st
     build = time.perf_counter() - t0
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    style = StyleStats(torch.randn(512).abs() * 3, torch.rand(512) * 3 + 0.5)
+    c = model.encoder.channels[-1]
+    style = StyleStats(torch.randn(c).abs() * 3, torch.rand(c) * 3 + 0.5)
     frames = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
     times = time_model(stylizer, style, frames, seconds, min_runs)
     p50 = statistics.median(times)
@@ -125,7 +129,7 @@ def bench(model: AdaINModel, backend: str, size: str, device: str, precision: st
     gflop = conv_gflop(model.cpu(), h, w)
     model.to(device)
     overhead = (1.0 / e2e - p50) / (1.0 / e2e) * 100 if e2e else None
-    return Result(f"{backend} {stylizer.spec.precision}", size, 1.0 / p50, p50 * 1e3, p99 * 1e3, e2e, overhead, mem, gflop, gflop / p50, build)
+    return Result(name, f"{backend} {stylizer.spec.precision}", size, 1.0 / p50, p50 * 1e3, p99 * 1e3, e2e, overhead, mem, gflop, gflop / p50, build)
 
 
 def machine() -> str:
@@ -155,12 +159,12 @@ def versions() -> str:
 
 
 def table(results: list[Result]) -> str:
-    rows = ["| backend | size | model fps | p50 ms | p99 ms | end-to-end fps | overhead | peak mem MB | GFLOP/frame | GFLOP/s | build s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| model | backend | size | model fps | p50 ms | p99 ms | end-to-end fps | overhead | peak mem MB | GFLOP/frame | GFLOP/s | build s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         e2e = f"{r.e2e_fps:.2f}" if r.e2e_fps else "-"
         ov = f"{r.overhead_pct:.1f}%" if r.overhead_pct is not None else "-"
-        rows.append(f"| {r.backend} | {r.size} | {r.model_fps:.2f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {e2e} | {ov} | "
+        rows.append(f"| {r.model} | {r.backend} | {r.size} | {r.model_fps:.2f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {e2e} | {ov} | "
                     f"{r.peak_mem_mb:.0f} | {r.gflop_per_frame:.1f} | {r.gflops:.0f} | {r.build_s:.1f} |")
     return "\n".join(rows)
 
@@ -169,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Benchmark stylization backends side by side (model-only and end-to-end).",
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--backends", default="all", help="comma list, or 'all' available here (default)")
-    p.add_argument("--sizes", default="256,512", help="comma list of 256, 512, 720p, 1080p or N (default 256,512)")
+    p.add_argument("--sizes", default="256,512",
+                   help="comma list of 256, 512, 480p (640x480), 720p, 1080p or N (default 256,512)")
+    p.add_argument("--model", default="auto",
+                   help="comma list of full, lite, or auto (lite without a CUDA GPU, full with one; default)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--precisions", default="auto",
                    help="comma list of auto, fp32, fp16, bf16 tried for each backend where it applies (default auto)")
@@ -192,16 +199,27 @@ def main(argv: list[str] | None = None) -> int:
             except BackendError:
                 continue  # e.g. bf16 is eager-only
     combos = list(dict.fromkeys(combos))
-    model = AdaINModel(*resolve()).eval().to(device)
+    models = {}
+    for m in dict.fromkeys(a.model.split(",")):
+        if m not in MODELS:
+            print(f"error: unknown model {m!r}; choose from {', '.join(MODELS)}", file=sys.stderr)
+            return 2
+        ns = argparse.Namespace(model=m, model_weights="default", vgg=None, decoder=None)
+        name = "lite" if model_choice(ns, device)[0] == "lite" else "full"
+        try:
+            models[name] = load_model(ns, device)[0]
+        except WeightsError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     style_path = Path(__file__).resolve().parents[1] / "tests" / "data" / "painting.jpg"
     runs: dict[tuple[str, str], list[Result]] = {}
     try:
         for _ in range(a.rounds):
             for size in a.sizes.split(","):
-                for b, prec in combos:
-                    r = bench(model, b, size, device, prec, a.seconds, a.min_runs, a.e2e_frames, style_path)
-                    runs.setdefault((b, prec, size), []).append(r)
-                    print(f"{b:12s} {size:6s} {r.model_fps:8.2f} fps model  "
+                for (name, model), (b, prec) in itertools.product(models.items(), combos):
+                    r = bench(model, name, b, size, device, prec, a.seconds, a.min_runs, a.e2e_frames, style_path)
+                    runs.setdefault((name, b, prec, size), []).append(r)
+                    print(f"{name:8s} {b:12s} {size:6s} {r.model_fps:8.2f} fps model  "
                           f"{(r.e2e_fps or 0):8.2f} fps end-to-end", file=sys.stderr)
     except BackendError as e:
         print(f"error: {e}", file=sys.stderr)

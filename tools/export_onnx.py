@@ -1,6 +1,6 @@
 """Export the whole frame graph (uint8 BGR frames -> stylized frames) as an ONNX file.
 
-Inputs: frames uint8 (N, H, W, 3) BGR; style_mean, style_std float32 (512,);
+Inputs: frames uint8 (N, H, W, 3) BGR; style_mean, style_std float32 (C,) with C = 512 (full) or 128 (lite);
 alpha, color float32 (1,). Output: stylized uint8 (N, H, W, 3) BGR. The style is
 an input, so one file serves every style (statistics from
 engines.model.AdaINModel.encode_style).
@@ -20,8 +20,8 @@ import torch  # noqa: E402
 
 from engines.backends import EngineSpec, export_onnx  # noqa: E402
 from engines.graph import FrameGraph  # noqa: E402
-from engines.model import AdaINModel  # noqa: E402
-from engines.weights import WEIGHT_NAMES, WeightsError, resolve  # noqa: E402
+from engines.options import add_model_args, load_model  # noqa: E402
+from engines.weights import WeightsError  # noqa: E402
 
 
 def parse_hw(text: str) -> tuple[int, int]:
@@ -37,15 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=parse_hw, default=(512, 512), help="frame HEIGHTxWIDTH (default 512x512)")
     p.add_argument("--batch", type=int, default=1, help="frames per call (default 1)")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
-    p.add_argument("--model-weights", default="default", choices=WEIGHT_NAMES, help="weights (default: shipped)")
-    p.add_argument("--vgg", help="encoder weights file (original-adain)")
-    p.add_argument("--decoder", help="decoder weights file")
+    add_model_args(p)
     a = p.parse_args(argv)
     torch.set_grad_enabled(False)
     try:
         if not a.output.resolve().parent.is_dir():
             raise ValueError(f"output folder does not exist: {a.output.resolve().parent}")
-        model = AdaINModel(*resolve(a.model_weights, a.vgg, a.decoder)).eval()
+        model, _ = load_model(a, "cpu")
         h, w = a.size
         graph = FrameGraph(model, h, w).eval()
         export_onnx(graph, EngineSpec("onnx", h, w, a.batch), a.output)
@@ -54,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
         sess = ort.InferenceSession(str(a.output), providers=["CPUExecutionProvider"])
         frames = np.random.default_rng(0).integers(0, 256, (a.batch, h, w, 3), dtype=np.uint8)
-        feeds = {"frames": frames, "style_mean": np.full(512, 2.0, np.float32), "style_std": np.full(512, 3.0, np.float32),
+        c = model.encoder.channels[-1]
+        feeds = {"frames": frames, "style_mean": np.full(c, 2.0, np.float32), "style_std": np.full(c, 3.0, np.float32),
                  "alpha": np.ones(1, np.float32), "color": np.zeros(1, np.float32)}
         got = sess.run(None, feeds)[0]
         want = graph(*(torch.from_numpy(v) for v in feeds.values())).numpy()

@@ -78,16 +78,20 @@ def measure(encoder: Encoder, content_bgr: np.ndarray, style_bgr: np.ndarray, ou
 
 def evaluate_pairs(
     model: AdaINModel, pairs: list[tuple[Path, Path]], size: int = 512, style_size: int = 512,
-    rows: list[list[np.ndarray]] | None = None,
+    rows: list[list[np.ndarray]] | None = None, judge: Encoder | None = None,
 ) -> list[Quality]:
-    """Stylize each (content, style) at alpha 1 and measure it; `rows` collects content | style | output."""
+    """Stylize each (content, style) at alpha 1 and measure it; `rows` collects content | style | output.
+
+    `judge` is the loss network (default the model's own encoder); the lite model is judged by VGG16.
+    """
+    judge = judge if judge is not None else model.encoder
     results = []
     for c_path, s_path in pairs:
         c = resize_short(read_bgr(c_path), size)
         s = resize_short(read_bgr(s_path), style_size)
         stats = model.encode_style(bgr_to_tensor(s))
         out = tensor_to_bgr(model.stylize(bgr_to_tensor(c), [stats]))
-        results.append(measure(model.encoder, c, s, out))
+        results.append(measure(judge, c, s, out))
         if rows is not None:
             rows.append([c, s, out])
     return results
@@ -100,7 +104,7 @@ def sample_pairs(content_dir: str, style_dir: str, n: int, seed: int = 0) -> lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engines.weights import WeightsError, resolve
+    from engines.weights import WeightsError, resolve, vgg16_encoder
 
     p = argparse.ArgumentParser(description="Measure style transfer: style-loss ratio (lower = more style) and structure (SSIM).")
     p.add_argument("--content-dir", help="folder of content photos to draw pairs from")
@@ -108,37 +112,53 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", type=int, default=12, help="number of random pairs (default 12)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawing pairs")
     p.add_argument("--size", type=int, default=512, help="content shorter side (default 512)")
-    p.add_argument("--decoder", help="decoder weights to evaluate instead of the shipped ones")
+    p.add_argument("--model", default="full",
+                   help="full, lite, or full,lite to compare them on the same pairs (always judged by VGG16)")
+    p.add_argument("--decoder", help="decoder weights to evaluate instead of the shipped ones (one model only)")
     p.add_argument("--sheet", help="also write a contact sheet (content | style | result per pair) here")
     p.add_argument("--content", help="measure one existing result: the content image")
     p.add_argument("--style", help="... the style image")
     p.add_argument("--output", help="... the stylized image")
     a = p.parse_args(argv)
     try:
-        enc, dec = resolve("default", decoder=a.decoder)
-        model = AdaINModel(enc, dec).eval()
+        judge = vgg16_encoder()
         if a.output:
             if not (a.content and a.style):
                 p.error("--output needs --content and --style")
-            q = measure(enc, read_bgr(a.content), read_bgr(a.style), read_bgr(a.output))
+            q = measure(judge, read_bgr(a.content), read_bgr(a.style), read_bgr(a.output))
             print(f"style ratio {q.style_ratio:.4f}  structure {q.structure:.3f}  layers {[round(r, 4) for r in q.layer_ratios]}")
             return 0
         if not (a.content_dir and a.style_dir):
             p.error("give --content-dir and --style-dir, or --content/--style/--output")
+        names = list(dict.fromkeys(a.model.split(",")))
+        if any(n not in ("full", "lite") for n in names) or (a.decoder and len(names) > 1):
+            p.error("--model takes full, lite or full,lite (--decoder with one model only)")
         pairs = sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed)
-        rows: list[list[np.ndarray]] = []
-        results = evaluate_pairs(model, pairs, a.size, rows=rows)
+        results: dict[str, list[Quality]] = {}
+        sheet: list[list[np.ndarray]] = []
+        for name in names:
+            model = AdaINModel(*resolve("default" if name == "full" else "lite", decoder=a.decoder)).eval()
+            rows: list[list[np.ndarray]] = []
+            results[name] = evaluate_pairs(model, pairs, a.size, rows=rows, judge=judge)
+            sheet = [r[:2] for r in rows] if not sheet else sheet
+            for i, r in enumerate(rows):
+                sheet[i].append(r[2])  # content | style | one column per model
         if a.sheet:
             from tools.stylize import contact_sheet
 
-            write_bgr(a.sheet, contact_sheet(rows, height=200))
+            write_bgr(a.sheet, contact_sheet(sheet, height=200))
     except (ImageError, WeightsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    for (c, s), q in zip(pairs, results):
-        print(f"{c.name:40s} {s.name:40s} ratio {q.style_ratio:.4f}  structure {q.structure:.3f}")
-    print(f"mean over {len(results)} pairs: style ratio {np.mean([q.style_ratio for q in results]):.4f}, "
-          f"structure {np.mean([q.structure for q in results]):.3f}")
+    for name, qs in results.items():
+        print(f"[{name}]")
+        for (c, s), q in zip(pairs, qs):
+            print(f"{c.name:40s} {s.name:40s} ratio {q.style_ratio:.4f}  structure {q.structure:.3f}")
+        print(f"[{name}] mean over {len(qs)} pairs: style ratio {np.mean([q.style_ratio for q in qs]):.4f} "
+              f"(median {np.median([q.style_ratio for q in qs]):.4f}), structure {np.mean([q.structure for q in qs]):.3f}")
+    if len(results) == 2:
+        full, lite = (np.mean([q.style_ratio for q in results[n]]) for n in ("full", "lite"))
+        print(f"lite / full style ratio: {lite / full:.2f}")
     return 0
 
 

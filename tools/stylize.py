@@ -24,7 +24,8 @@ from engines.images import (  # noqa: E402
     ImageError, bgr_to_tensor, list_images, read_bgr, resize_short, tensor_to_bgr, write_bgr,
 )
 from engines.model import AdaINModel  # noqa: E402
-from engines.weights import WEIGHT_NAMES, WeightsError, resolve  # noqa: E402
+from engines.options import add_model_args, load_model  # noqa: E402
+from engines.weights import WeightsError  # noqa: E402
 
 
 class UsageError(ValueError):
@@ -104,10 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=512, help="content shorter side in pixels (0 keeps the original; default 512)")
     p.add_argument("--style-size", type=int, default=512, help="style shorter side in pixels (default 512)")
     p.add_argument("--contact-sheet", help="also write a PNG with one row per content: content | style | result")
-    p.add_argument("--model-weights", default="default", choices=WEIGHT_NAMES,
-                   help="'default' (shipped VGG16 model) or 'original-adain' (needs --vgg and --decoder)")
-    p.add_argument("--vgg", help="encoder weights file (vgg_normalised.pth for original-adain)")
-    p.add_argument("--decoder", help="decoder weights file (.pth or .safetensors)")
+    add_model_args(p)
     return p
 
 
@@ -132,7 +130,7 @@ def run(a: argparse.Namespace) -> list[Path]:
         if not outputs[0].parent.is_dir():
             raise ImageError(f"output folder does not exist: {outputs[0].parent}")
     styles = [resize_short(read_bgr(s), a.style_size) for s in a.style]  # read all first: fail before work
-    model = AdaINModel(*resolve(a.model_weights, a.vgg, a.decoder)).eval()
+    model, _ = load_model(a, "cpu")
     color = a.color_method if a.preserve_color else None
     rows = []
     for c_path, o_path in zip(contents, outputs):

@@ -34,8 +34,8 @@ from engines.adain import check_weights, interpolate_stats  # noqa: E402
 from engines.backends import BackendError, choose_backend, make_stylizer  # noqa: E402
 from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short  # noqa: E402
 from engines.model import AdaINModel, StyleStats  # noqa: E402
-from engines.options import add_engine_args, engine_options  # noqa: E402
-from engines.weights import WeightsError, resolve  # noqa: E402
+from engines.options import add_engine_args, add_model_args, engine_options, load_model  # noqa: E402
+from engines.weights import WeightsError  # noqa: E402
 from realtime.recorder import RecorderError, VideoWriter  # noqa: E402
 from tools.stabilize import Stabilizer  # noqa: E402
 
@@ -227,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, help="output shorter side in pixels (default: the input's size)")
     p.add_argument("--scale", type=float, help="output size as a fraction of the input's (e.g. 0.5)")
     add_engine_args(p)
+    add_model_args(p)
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, lower is better (default 18)")
     p.add_argument("--codec", default="h264", choices=sorted(CODECS), help="video codec (default h264)")
     p.add_argument("--batch", type=int, default=1, help="frames per model call (default 1; 4-8 helps on a GPU)")
@@ -283,13 +284,16 @@ def run(a: argparse.Namespace) -> int:
         read_bgr(s)  # fail on a bad style before any work
     backend, precision, device = engine_options(a)
     choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
-    model = AdaINModel(*resolve()).eval().to(device)
+    model, model_why = load_model(a, device)
     styles = [model.encode_style(bgr_to_tensor(resize_short(read_bgr(p), a.style_size))) for p in a.style]
     style = mix_styles(styles, weights)
     width, height = output_size(info, a.size, a.scale)
     masked = MaskedStylizer(model, styles, a.mask_video, a.alpha) if a.mask_video is not None else None
     stylizer = make_stylizer(model, backend, height, width, batch=a.batch, device=device, precision=precision)
     stabilizer = Stabilizer() if a.stabilize else None
+    if not a.quiet:
+        print(f"model {model_why}; backend {stylizer.spec.backend} {stylizer.spec.precision} ({stylizer.why})",
+              file=sys.stderr)
     tmp = partial_path(a.output)
     with av.open(str(a.input)) as src:
         copies = tuple(s for s in src.streams if s.index in info.copy_indexes)
