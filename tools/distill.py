@@ -95,6 +95,9 @@ class LiteDecoderTrainer(Trainer):
     def build(self) -> nn.Module:
         return Decoder(LITE)
 
+    def own_features(self, content: Tensor) -> Tensor:
+        return self.student(content)
+
     def decoder_inputs(self, content: Tensor, style: Tensor, c4: Tensor,
                        s4_stats: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         own = self.student(content)
@@ -119,6 +122,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, TrainConfig, str]:
     p.add_argument("--style-weight", type=float, default=10.0, help="decoder stage: lambda (default 10)")
     p.add_argument("--identity-weight", type=float, default=0.0,
                    help="decoder stage: weight of |g(f(c)) - c| (see tools/train.py; default 0)")
+    p.add_argument("--warmup", type=int, default=0,
+                   help="decoder stage: first iterations train reconstruction only (no teacher; cheap)")
     p.add_argument("--save-every", type=int, default=250, help="checkpoint interval in iterations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -131,7 +136,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, TrainConfig, str]:
     cfg = TrainConfig(
         content_dir=a.content, style_dir=a.style, out_dir=a.out, iters=a.iters, batch=a.batch, crop=a.crop,
         load_size=a.load_size, lr=lr, lr_decay=a.lr_decay, style_weight=a.style_weight,
-        identity_weight=a.identity_weight, save_every=a.save_every, seed=a.seed, device=a.device,
+        identity_weight=a.identity_weight, warmup=a.warmup, save_every=a.save_every, seed=a.seed, device=a.device,
         threads=a.threads, export=a.export, precision=a.precision, layout="lite",
     )
     return a.stage, cfg, a.encoder
