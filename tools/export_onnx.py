@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         model, _ = load_model(a, "cpu")
         h, w = a.size
         graph = FrameGraph(model, h, w).eval()
-        export_onnx(graph, EngineSpec("onnx", h, w, a.batch), a.output)
+        export_onnx(graph, EngineSpec("onnx", h, w, a.batch, channels=model.encoder.channels[-1]), a.output)
         # check the file against the PyTorch graph before calling it done
         import onnxruntime as ort
 
