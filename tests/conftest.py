@@ -31,6 +31,14 @@ def shipped_model(vgg16_encoder):
     return AdaINModel(vgg16_encoder, load_decoder(VGG16, DEFAULT_DECODER)).eval()
 
 
+@pytest.fixture(scope="session")
+def shipped_lite():
+    from engines.model import AdaINModel
+    from engines.weights import resolve
+
+    return AdaINModel(*resolve("lite")).eval()
+
+
 @pytest.fixture
 def random_model():
     from engines.model import AdaINModel

@@ -42,9 +42,9 @@ def psnr(a, b):
     return 10 * np.log10(255**2 / max(mse, 1e-12))
 
 
-@pytest.mark.parametrize("which", ["random", "shipped"])
-def test_every_backend_matches_eager(which, random_model_scaled, shipped_model):
-    model = random_model_scaled if which == "random" else shipped_model
+@pytest.mark.parametrize("which", ["random", "shipped", "shipped-lite"])
+def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, shipped_lite):
+    model = {"random": random_model_scaled, "shipped": shipped_model, "shipped-lite": shipped_lite}[which]
     frame = make_photo(48, 64, seed=3)
     s = styles(model)[0]
     ref = B.make_stylizer(model, "eager", 48, 64, precision="fp32")(frame, s, 0.8, 0.0)

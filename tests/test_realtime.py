@@ -39,9 +39,10 @@ def reference(model, frame_bgr, style_path):
     return tensor_to_bgr(model.stylize(bgr_to_tensor(frame_bgr), [stats]))
 
 
-def test_headless_loop_with_scripted_keys_records_the_right_frames(clip, tmp_path, shipped_model):
+def test_headless_loop_with_scripted_keys_records_the_right_frames(clip, tmp_path, shipped_lite):
     rec, stats = tmp_path / "rec.mp4", tmp_path / "stats.jsonl"
     r = webcam("--style", STYLE_A, "--style", STYLE_B, "--source", str(clip), "--size", "64", "--no-display",
+               "--model", "lite",
                "--max-frames", "24", "--loop", "--keys", "8:n,16:-,16:-,16:-,16:-,16:-,16:-,16:-,16:-,16:-,16:-",
                "--record", str(rec), "--stats", str(stats))
     assert r.returncode == 0, r.stderr
@@ -55,7 +56,7 @@ def test_headless_loop_with_scripted_keys_records_the_right_frames(clip, tmp_pat
     source = decode_frames(clip)
     for k in (7, 8):
         src = cv2.resize(source[(s[k]["seq"] - 1) % len(source)], (88, 64), interpolation=cv2.INTER_AREA)
-        a, b = (reference(shipped_model, src, path) for path in (STYLE_A, STYLE_B))
+        a, b = (reference(shipped_lite, src, path) for path in (STYLE_A, STYLE_B))
         err_a, err_b = (np.abs(frames[k].astype(int) - x).mean() for x in (a, b))
         assert (err_a < err_b) if k == 7 else (err_b < err_a), (k, err_a, err_b)
     # freshness: each frame used was the newest captured when the step began
@@ -67,10 +68,11 @@ def test_alpha_zero_returns_the_content_picture(clip, tmp_path, shipped_model):
     """At alpha 0 the app shows the decoder's reconstruction of the captured frame itself, no style.
 
     How close that is to the photo is the decoder's quality (README, model card), not the app's.
+    The full model is asked for by name here (the CPU default is the lite model).
     """
     stats, rec = tmp_path / "s.jsonl", tmp_path / "r.mp4"
     r = webcam("--style", STYLE_A, "--source", str(clip), "--size", "120", "--no-display", "--max-frames", "4", "--loop",
-               "--alpha", "0", "--record", str(rec), "--stats", str(stats), "--precision", "fp32")
+               "--alpha", "0", "--record", str(rec), "--stats", str(stats), "--precision", "fp32", "--model", "full")
     assert r.returncode == 0, r.stderr
     out, seqs = decode_frames(rec), [x["seq"] for x in read_stats(stats)]
     source = decode_frames(clip)
@@ -194,7 +196,7 @@ def test_blend_and_colour_keys_change_the_output(clip, tmp_path):
     rec, stats = tmp_path / "rec.mp4", tmp_path / "stats.jsonl"
     r = webcam("--style", STYLE_A, "--style", STYLE_B, "--source", str(clip), "--size", "64", "--no-display",
                "--max-frames", "12", "--loop", "--keys", "4:b,6:b,8:c", "--record", str(rec), "--stats", str(stats),
-               "--precision", "fp32")
+               "--precision", "fp32", "--model", "lite")
     assert r.returncode == 0, r.stderr
     s = read_stats(stats)
     assert [x["blend"] for x in s] == [None] * 4 + [0.5] * 2 + [0.75] * 6
@@ -205,9 +207,8 @@ def test_blend_and_colour_keys_change_the_output(clip, tmp_path):
     from engines.model import AdaINModel, StyleStats
     from engines.weights import resolve
 
-    # frame 5: the 50/50 blend of the two styles' statistics, rendered offline with the shipped weights
-
-    model = AdaINModel(*resolve()).eval()
+    # frame 5: the 50/50 blend of the two styles' statistics, rendered offline with the shipped lite weights
+    model = AdaINModel(*resolve("lite")).eval()
     a, b = (model.encode_style(bgr_to_tensor(resize_short(read_bgr(p), 512))) for p in (STYLE_A, STYLE_B))
     mix = StyleStats(0.5 * a.mean + 0.5 * b.mean, 0.5 * a.std + 0.5 * b.std)
     src = cv2.resize(source[(s[5]["seq"] - 1) % len(source)], (88, 64), interpolation=cv2.INTER_AREA)
@@ -236,3 +237,12 @@ def test_style_cache_is_keyed_by_the_weights(tmp_path, monkeypatch):
     assert StyleBank(model, [STYLE_A], style_size=64).encoded == 0  # same weights: from the cache
     other = AdaINModel(Encoder(VGG16), Decoder(VGG16)).eval()  # new random weights
     assert StyleBank(other, [STYLE_A], style_size=64).encoded == 1  # never the old statistics
+
+
+def test_live_processing_size_never_enlarges_by_default():
+    from realtime.webcam import processing_size
+
+    assert processing_size(None, (480, 640)) == (480, 640)
+    assert processing_size(None, (1080, 1920)) == (512, 912)
+    assert processing_size(256, (480, 640)) == (256, 344)
+    assert processing_size((320, 240), (480, 640)) == (240, 320)

@@ -17,9 +17,9 @@ def run_cli(*args):
                           capture_output=True, text=True, timeout=300)
 
 
-def test_end_to_end_with_shipped_weights(tmp_path):
+def test_end_to_end_with_shipped_full_weights(tmp_path):
     out = tmp_path / "out.png"
-    r = run_cli("--content", CONTENT, "--style", STYLE, "--output", str(out), "--size", "128")
+    r = run_cli("--content", CONTENT, "--style", STYLE, "--output", str(out), "--size", "128", "--model", "full")
     assert r.returncode == 0, r.stderr
     img, content = cv2.imread(str(out)), cv2.imread(CONTENT)
     assert min(img.shape[:2]) == 128

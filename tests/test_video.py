@@ -78,8 +78,9 @@ def test_batches_start_end_and_scale(tmp_path):
 def test_sigint_leaves_a_playable_partial_file(tmp_path):
     src = make_video(tmp_path / "long.mp4", frames=400, width=320, height=240)
     out = tmp_path / "out.mp4"
+    # the full model: slow enough on a CPU that the interrupt lands mid-file
     proc = subprocess.Popen([sys.executable, str(ROOT / "tools/video.py"), str(src), "-o", str(out), "--style", STYLE,
-                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--quiet", "--model", "full"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     partial = tmp_path / "out.partial.mp4"
     deadline = time.monotonic() + 120
     while (not partial.exists() or partial.stat().st_size < 2000) and time.monotonic() < deadline:

@@ -1,0 +1,175 @@
+"""The lite CPU model: its cost, its distillation, its selection and its shipped weights."""
+import argparse
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, make_photo
+from engines.model import AdaINModel
+from engines.vgg import LITE, VGG16, Decoder, Encoder
+from tools.distill import EncoderDistiller, LiteDecoderTrainer
+from tools.train import TrainConfig
+
+DATA = ROOT / "tests" / "data"
+CONTENT, STYLE = str(DATA / "windmill.jpg"), str(DATA / "painting.jpg")
+
+
+@pytest.fixture
+def folders(tmp_path):
+    for kind, n in (("content", 3), ("style", 3)):
+        d = tmp_path / kind
+        d.mkdir()
+        for i in range(n):
+            cv2.imwrite(str(d / f"{i}.png"), make_photo(48, 56, seed=i + (10 if kind == "style" else 0)))
+    return tmp_path
+
+
+def config(folders, **kw):
+    base = dict(content_dir=str(folders / "content"), style_dir=str(folders / "style"), out_dir=str(folders / "out"),
+                batch=2, crop=32, load_size=48, device="cpu", save_every=2, scale_images=4, layout="lite", lr=2e-3)
+    return TrainConfig(**(base | kw))
+
+
+def test_lite_needs_at_least_5x_fewer_flops():
+    from tools.bench import conv_gflop
+
+    full = conv_gflop(AdaINModel(Encoder(VGG16), Decoder(VGG16)), 256, 256)
+    lite = conv_gflop(AdaINModel(Encoder(LITE), Decoder(LITE)), 256, 256)
+    assert full / lite >= 5, (full, lite)
+    assert Encoder(LITE).channels[-1] == 128
+
+
+def fixed_step(tr, content, style):
+    parts = tr.losses(content, style)
+    tr.opt.zero_grad()
+    parts["loss"].backward()
+    tr.opt.step()
+
+
+def test_encoder_distillation_lowers_the_feature_loss_and_resumes_exactly(folders, vgg16_encoder, tmp_path):
+    tr = EncoderDistiller(config(folders), encoder=vgg16_encoder)
+    g = torch.Generator().manual_seed(5)
+    content, style = tr.content.batch(2, g), tr.style.batch(2, g)
+    before = tr.losses(content, style)
+    assert set(before) == {"loss", "relu1_1", "relu2_1", "relu3_1", "relu4_1"}
+    for _ in range(5):
+        fixed_step(tr, content, style)
+    assert float(tr.losses(content, style)["loss"].detach()) < float(before["loss"].detach())
+    # resume: a fresh distiller loaded from the checkpoint takes the same next step
+    tr.step()
+    tr.save(tmp_path / "ckpt.pt")
+    next_a = tr.step()
+    other = EncoderDistiller(config(folders, seed=9), encoder=vgg16_encoder)
+    other.load(tmp_path / "ckpt.pt")
+    assert other.step()["loss"] == pytest.approx(next_a["loss"], rel=1e-5)
+
+
+def test_lite_decoder_learns_from_the_teachers_losses(folders, vgg16_encoder):
+    torch.manual_seed(0)
+    student = Encoder(LITE).eval()
+    tr = LiteDecoderTrainer(config(folders, lr=1e-3, identity_weight=10.0), student, encoder=vgg16_encoder)
+    assert isinstance(tr.decoder, Decoder) and tr.decoder.layout is LITE
+    g = torch.Generator().manual_seed(5)
+    content, style = tr.content.batch(2, g), tr.style.batch(2, g)
+    dec_in, own = tr.decoder_inputs(content, style, None, None)
+    assert dec_in.shape[1] == own.shape[1] == 128  # the decoder decodes the student's features
+    before = float(tr.losses(content, style)["loss"].detach())
+    for _ in range(5):
+        fixed_step(tr, content, style)
+    assert float(tr.losses(content, style)["loss"].detach()) < before
+    # --warmup: the first iterations train reconstruction alone, then the teacher's losses join
+    tr = LiteDecoderTrainer(config(folders, identity_weight=10.0, warmup=2), student, encoder=vgg16_encoder)
+    first, second, third = tr.step(), tr.step(), tr.step()
+    assert first["content"] == first["style"] == second["style"] == 0.0 and first["identity"] > 0
+    assert third["content"] > 0 and third["style"] > 0
+
+
+def test_distill_cli_runs_both_stages_and_exports_loadable_weights(folders):
+    from engines.weights import lite_encoder, load_decoder
+
+    common = ["--content", str(folders / "content"), "--style", str(folders / "style"), "--batch", "2",
+              "--crop", "32", "--load-size", "48", "--save-every", "2", "--device", "cpu", "--iters", "2"]
+    tool = [sys.executable, str(ROOT / "tools" / "distill.py")]
+    enc_file, dec_file = folders / "enc.safetensors", folders / "dec.safetensors"
+    r = subprocess.run(tool + ["encoder", "--out", str(folders / "e"), "--export", str(enc_file)] + common,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(tool + ["decoder", "--out", str(folders / "d"), "--encoder", str(enc_file),
+                               "--export", str(dec_file)] + common, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    model = AdaINModel(lite_encoder(enc_file), load_decoder(LITE, dec_file))
+    assert model(torch.rand(1, 3, 40, 48), torch.zeros(128), torch.ones(128)).shape == (1, 3, 40, 48)
+    assert (folders / "d" / "loss.csv").read_text().splitlines()[0].startswith("iter,loss,content,style,identity")
+    # a missing encoder file is one line and exit 2
+    r = subprocess.run(tool + ["decoder", "--out", str(folders / "x"), "--encoder", str(folders / "nope.safetensors")]
+                       + common, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "not found" in r.stderr
+
+
+def test_auto_picks_lite_on_cpu_and_full_on_cuda():
+    from engines.options import model_choice
+    from engines.weights import WeightsError
+
+    ns = lambda **kw: argparse.Namespace(**({"model": "auto", "model_weights": "default", "vgg": None,  # noqa: E731
+                                             "decoder": None} | kw))
+    assert model_choice(ns(), "cpu")[0] == "lite"
+    assert model_choice(ns(), "cuda")[0] == "default"
+    assert model_choice(ns(decoder="d.safetensors"), "cpu")[0] == "default"  # a full decoder file was given
+    assert model_choice(ns(model="full"), "cpu")[0] == "default"
+    assert model_choice(ns(model="lite"), "cuda")[0] == "lite"
+    assert model_choice(ns(model_weights="original-adain"), "cpu")[0] == "original-adain"
+    with pytest.raises(WeightsError):
+        model_choice(ns(model="lite", model_weights="original-adain"), "cpu")
+
+
+def test_shipped_lite_model_end_to_end(tmp_path):
+    """`tools/stylize.py --model lite` with the shipped weights: style taken on, the windmill kept."""
+    from engines.images import resize_short
+    from engines.weights import vgg16_encoder
+    from tools.quality import measure, structure
+
+    out = tmp_path / "out.png"
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "stylize.py"), "--content", CONTENT, "--style", STYLE,
+                        "--output", str(out), "--size", "256", "--model", "lite"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    img = cv2.imread(str(out))
+    small = resize_short(cv2.imread(CONTENT), 256)
+    assert img.shape == small.shape
+    q = measure(vgg16_encoder(), small, resize_short(cv2.imread(STYLE), 512), img)  # judged by the VGG16 teacher
+    assert q.style_ratio < 0.5
+    style_as_output = cv2.resize(cv2.imread(STYLE), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    assert q.structure > structure(small, style_as_output) + 0.05
+
+
+def test_style_bank_keeps_full_and_lite_statistics_side_by_side(tmp_path, monkeypatch, shipped_model, shipped_lite):
+    from realtime.style_bank import StyleBank
+
+    monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path))
+    full, lite = StyleBank(shipped_model, [STYLE], style_size=64), StyleBank(shipped_lite, [STYLE], style_size=64)
+    assert (full.encoded, lite.encoded) == (1, 1)
+    assert full.current.stats.mean.shape == (512,) and lite.current.stats.mean.shape == (128,)
+    files = sorted(p.name for p in (tmp_path / "styles").iterdir())
+    assert len(files) == 2 and files[0].startswith("lite-") and files[1].startswith("vgg16-")
+    assert StyleBank(shipped_lite, [STYLE], style_size=64).encoded == 0  # from the cache
+
+
+def test_video_and_webcam_take_model_lite(tmp_path):
+    from media import decode_frames, make_video
+
+    src = make_video(tmp_path / "in.mp4", frames=6, width=96, height=64)
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "video.py"), str(src), "-o", str(tmp_path / "o.mp4"),
+                        "--style", STYLE, "--model", "lite"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "model lite (requested)" in r.stderr
+    assert len(decode_frames(tmp_path / "o.mp4")) == 6
+    r = subprocess.run([sys.executable, "-m", "realtime.webcam", "--style", STYLE, "--source", str(src), "--size", "64",
+                        "--no-display", "--max-frames", "3", "--model", "lite", "--model-weights", "original-adain"],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == ["error: the original AdaIN files are a full model; "
+                                                                    "drop --model lite"]
+
