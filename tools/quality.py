@@ -6,9 +6,10 @@
   output's feature statistics equal the style's.
 * structure: SSIM between the grayscale content and output at 1/4 size.
 
-Example (pairs drawn from the training folders, shipped weights):
-    python tools/quality.py --content-dir ../shared/data/train/content \\
-        --style-dir ../shared/data/train/style --pairs 12
+Example (pairs drawn from the training folders, shipped weights; both models on the same
+pairs, judged by VGG16, with a content | style | full | lite sheet):
+    python tools/quality.py --model full,lite --content-dir ../shared/data/train/content \\
+        --style-dir ../shared/data/train/style --pairs 12 --sheet sheet.jpg
 """
 from __future__ import annotations
 
