@@ -100,7 +100,7 @@ class LiteDecoderTrainer(Trainer):
 
     def decoder_inputs(self, content: Tensor, style: Tensor, c4: Tensor,
                        s4_stats: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        own = self.student(content)
+        own = self.own_features(content)
         return adain(own, *mean_std(self.student(style))), own
 
 
