@@ -48,6 +48,20 @@ def random_model():
     return AdaINModel(Encoder(VGG16), Decoder(VGG16)).eval()
 
 
+@pytest.fixture
+def folders(tmp_path):
+    """Tiny content/style training folders (with one corrupt file, which training must skip)."""
+    import cv2
+
+    for kind, n in (("content", 3), ("style", 3)):
+        d = tmp_path / kind
+        d.mkdir()
+        for i in range(n):
+            cv2.imwrite(str(d / f"{i}.png"), make_photo(48, 56, seed=i + (10 if kind == "style" else 0)))
+    (tmp_path / "content" / "broken.jpg").write_text("not an image")
+    return tmp_path
+
+
 def make_photo(h: int, w: int, seed: int = 0) -> np.ndarray:
     """A synthetic BGR 'photo': smooth gradients, shapes and noise, so statistics are not degenerate."""
     import cv2

@@ -7,7 +7,7 @@ import cv2
 import pytest
 import torch
 
-from conftest import ROOT, make_photo
+from conftest import ROOT
 from engines.model import AdaINModel
 from engines.vgg import LITE, VGG16, Decoder, Encoder
 from tools.distill import EncoderDistiller, LiteDecoderTrainer
@@ -15,16 +15,6 @@ from tools.train import TrainConfig
 
 DATA = ROOT / "tests" / "data"
 CONTENT, STYLE = str(DATA / "windmill.jpg"), str(DATA / "painting.jpg")
-
-
-@pytest.fixture
-def folders(tmp_path):
-    for kind, n in (("content", 3), ("style", 3)):
-        d = tmp_path / kind
-        d.mkdir()
-        for i in range(n):
-            cv2.imwrite(str(d / f"{i}.png"), make_photo(48, 56, seed=i + (10 if kind == "style" else 0)))
-    return tmp_path
 
 
 def config(folders, **kw):

@@ -2,23 +2,11 @@ import csv
 import subprocess
 import sys
 
-import cv2
 import pytest
 import torch
 
-from conftest import ROOT, make_photo
+from conftest import ROOT
 from tools.train import TrainConfig, Trainer
-
-
-@pytest.fixture
-def folders(tmp_path):
-    for kind, n in (("content", 3), ("style", 3)):
-        d = tmp_path / kind
-        d.mkdir()
-        for i in range(n):
-            cv2.imwrite(str(d / f"{i}.png"), make_photo(48, 56, seed=i + (10 if kind == "style" else 0)))
-    (tmp_path / "content" / "broken.jpg").write_text("not an image")  # skipped, not fatal
-    return tmp_path
 
 
 def config(folders, **kw):

@@ -29,10 +29,9 @@ import torch.nn.functional as F  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from engines.adain import adain, mean_std  # noqa: E402
-from engines.images import ImageError  # noqa: E402
 from engines.vgg import LITE, Decoder, Encoder  # noqa: E402
-from engines.weights import LITE_ENCODER, WeightsError, lite_encoder, save_net  # noqa: E402
-from tools.train import TrainConfig, Trainer, fit  # noqa: E402
+from engines.weights import LITE_ENCODER, lite_encoder, save_net  # noqa: E402
+from tools.train import TrainConfig, Trainer, fit, guarded  # noqa: E402
 
 TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
@@ -71,17 +70,14 @@ class EncoderDistiller(Trainer):
     def losses(self, content: Tensor, style: Tensor) -> dict[str, Tensor]:
         """Photos and paintings both: the encoder must describe styles as well as content."""
         x = torch.cat([content, style])
-        with torch.no_grad(), self._autocast():
+        with torch.no_grad(), self.autocast():
             target = self.encoder.features(x)
-        with self._autocast():
+        with self.autocast():
             pred = self.net["proj"](self.student.features(x))
         # targets divided by each layer's mean activation: every layer counts alike, and the
         # projections regress values near 1 rather than the teacher's raw 0-100 range
         parts = [F.mse_loss(p.float(), t.float() / k) for p, t, k in zip(pred, target, self.scales)]
         return {"loss": torch.stack(parts).sum()} | dict(zip(TAPS, parts))
-
-    def _autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
 
 class LiteDecoderTrainer(Trainer):
@@ -150,7 +146,8 @@ def make_trainer(stage: str, cfg: TrainConfig, encoder_path: str) -> Trainer:
 
 def main(argv: list[str] | None = None) -> int:
     stage, cfg, encoder_path = parse_args(argv)
-    try:
+
+    def work() -> None:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         trainer = make_trainer(stage, cfg, encoder_path)
@@ -161,13 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             save_net(module, Path(cfg.export), meta | {"iterations": str(trainer.iter)})
 
         fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every, export if cfg.export else None)
-    except (ImageError, WeightsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; resume with the same command", file=sys.stderr)
-        return 130
-    return 0
+
+    return guarded(work)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -141,6 +142,10 @@ class Trainer:
                     sums[i] += float(f.mean()) / len(imgs)
         return [max(s, 1e-3) for s in sums]
 
+    def autocast(self) -> torch.autocast:
+        """Mixed precision for the networks' forward passes (a no-op in fp32)."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
     def lr(self) -> float:
         return self.cfg.lr / (1.0 + self.cfg.lr_decay * self.iter)
 
@@ -165,7 +170,7 @@ class Trainer:
             s_stats = [mean_std(f) for f in s_feats]
             t = adain(c4, *s_stats[3])
             dec_in, dec_own = self.decoder_inputs(content, style, c4, s_stats[3])
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+        with self.autocast():
             out = self.decoder(dec_in)
             o_feats = self.encoder.features(out)
         k4 = self.scales[3]
@@ -177,7 +182,7 @@ class Trainer:
             # Park & Lee 2019 (SANet): decoding the content's own features must give the content back.
             # relu4_1 alone does not pin pixels down, and without this a briefly trained decoder
             # invents texture in place of structure.
-            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            with self.autocast():
                 recon = self.decoder(dec_own)
             li = (recon.float() - content).abs().mean()
             total = total + self.cfg.identity_weight * li
@@ -188,7 +193,7 @@ class Trainer:
         pictures rather than noise, and these steps cost a fraction of a full one."""
         with torch.no_grad():
             own = self.own_features(content)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+        with self.autocast():
             recon = self.decoder(own)
         li = (recon.float() - content).abs().mean()
         zero = torch.zeros((), device=content.device)
@@ -322,8 +327,13 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
+    return guarded(lambda: run(cfg))
+
+
+def guarded(work: Callable[[], object]) -> int:
+    """Exit status of a training command: bad data or weights are one line and 2, Ctrl-C is 130."""
     try:
-        run(cfg)
+        work()
     except (ImageError, WeightsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
