@@ -90,3 +90,23 @@ def test_identity_loss_is_optional_and_trains_reconstruction(folders, vgg16_enco
         parts["loss"].backward()
         tr.opt.step()
     assert float(tr.losses(content, style)["identity"].detach()) < first
+
+
+def test_cli_init_starts_from_given_decoder_weights(folders, tmp_path):
+    from safetensors.torch import load_file
+
+    shipped = ROOT / "engines" / "weights" / "decoder_vgg16.safetensors"
+    out, export = tmp_path / "out", tmp_path / "dec.safetensors"
+    cmd = [sys.executable, str(ROOT / "tools" / "train.py"), "--content", str(folders / "content"),
+           "--style", str(folders / "style"), "--out", str(out), "--batch", "2", "--crop", "32",
+           "--load-size", "48", "--iters", "1", "--device", "cpu", "--lr", "0", "--export", str(export)]
+    r = subprocess.run(cmd + ["--init", str(shipped)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    got, want = load_file(str(export)), load_file(str(shipped))
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)  # lr 0: unchanged
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not weights")
+    r = subprocess.run(cmd[:7] + [str(tmp_path / "out2")] + cmd[8:] + ["--init", str(bad)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr

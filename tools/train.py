@@ -29,7 +29,7 @@ from engines.adain import adain, mean_std  # noqa: E402
 from engines.images import ImageError, list_images, read_bgr, resize_short  # noqa: E402
 from engines.losses import content_loss, style_layer_losses  # noqa: E402
 from engines.vgg import LAYOUTS, Decoder, Encoder  # noqa: E402
-from engines.weights import WeightsError, save_net, vgg16_encoder  # noqa: E402
+from engines.weights import WeightsError, load_decoder, save_net, vgg16_encoder  # noqa: E402
 
 
 @dataclass
@@ -55,6 +55,7 @@ class TrainConfig:
     layout: str = "vgg16"
     precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU), fp32, bf16, fp16
     export: str | None = None
+    init: str | None = None  # decoder weights to start from when there is no checkpoint yet
     extra: dict = field(default_factory=dict)
 
 
@@ -240,11 +241,18 @@ class Trainer:
     def load(self, path: Path) -> None:
         self.load_state(torch.load(path, map_location=self.device, weights_only=True))
 
+    def init_decoder(self, path: Path) -> None:
+        """Start from shipped decoder weights (fine-tuning, or moving a CPU run to a GPU without its
+        optimiser state); the iteration count and the learning-rate schedule start at 0."""
+        self.decoder.load_state_dict(load_decoder(LAYOUTS[self.cfg.layout], path).state_dict())
+
 
 def run(cfg: TrainConfig) -> Trainer:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = Trainer(cfg)
+    if cfg.init and not (Path(cfg.out_dir) / "last.pt").is_file():
+        trainer.init_decoder(Path(cfg.init))
     fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every,
         (lambda: export(trainer, Path(cfg.export))) if cfg.export else None)
     return trainer
@@ -315,13 +323,15 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                    help="autocast precision of decoder and loss network (auto: fp16 on CUDA, fp32 on CPU)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     p.add_argument("--export", help="also write the decoder as fp16 safetensors here at each checkpoint")
+    p.add_argument("--init", help="start from these decoder weights when --out holds no checkpoint "
+                                  "(e.g. engines/weights/decoder_vgg16.safetensors to fine-tune the shipped one)")
     a = p.parse_args(argv)
     return TrainConfig(
         content_dir=a.content, style_dir=a.style, out_dir=a.out, iters=a.iters, batch=a.batch, crop=a.crop,
         load_size=a.load_size, lr=a.lr, lr_decay=a.lr_decay, style_weight=a.style_weight,
         identity_weight=a.identity_weight, warmup=a.warmup,
         save_every=a.save_every, seed=a.seed, device=a.device, threads=a.threads, export=a.export,
-        precision=a.precision,
+        precision=a.precision, init=a.init,
     )
 
 
