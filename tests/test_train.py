@@ -48,11 +48,16 @@ def test_resume_gives_the_same_next_step(folders, vgg16_encoder, tmp_path):
         torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
 
 
+def train_cli(folders, out, export):
+    """tools/train.py on the tiny folders, small and fast; callers add --iters and the rest."""
+    return [sys.executable, str(ROOT / "tools" / "train.py"), "--content", str(folders / "content"),
+            "--style", str(folders / "style"), "--out", str(out), "--batch", "2", "--crop", "32",
+            "--load-size", "48", "--save-every", "2", "--device", "cpu", "--export", str(export)]
+
+
 def test_cli_trains_logs_checkpoints_resumes_and_exports(folders):
     out, export = folders / "out", folders / "dec.safetensors"
-    cmd = [sys.executable, str(ROOT / "tools" / "train.py"), "--content", str(folders / "content"),
-           "--style", str(folders / "style"), "--out", str(out), "--batch", "2", "--crop", "32",
-           "--load-size", "48", "--save-every", "2", "--device", "cpu", "--export", str(export)]
+    cmd = train_cli(folders, out, export)
     r = subprocess.run(cmd + ["--iters", "2"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     r = subprocess.run(cmd + ["--iters", "4"], capture_output=True, text=True, timeout=300)
@@ -96,10 +101,8 @@ def test_cli_init_starts_from_given_decoder_weights(folders, tmp_path):
     from safetensors.torch import load_file
 
     shipped = ROOT / "engines" / "weights" / "decoder_vgg16.safetensors"
-    out, export = tmp_path / "out", tmp_path / "dec.safetensors"
-    cmd = [sys.executable, str(ROOT / "tools" / "train.py"), "--content", str(folders / "content"),
-           "--style", str(folders / "style"), "--out", str(out), "--batch", "2", "--crop", "32",
-           "--load-size", "48", "--iters", "1", "--device", "cpu", "--lr", "0", "--export", str(export)]
+    export = tmp_path / "dec.safetensors"
+    cmd = train_cli(folders, tmp_path / "out", export) + ["--iters", "1", "--lr", "0"]
     r = subprocess.run(cmd + ["--init", str(shipped)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     got, want = load_file(str(export)), load_file(str(shipped))
@@ -107,6 +110,6 @@ def test_cli_init_starts_from_given_decoder_weights(folders, tmp_path):
 
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not weights")
-    r = subprocess.run(cmd[:7] + [str(tmp_path / "out2")] + cmd[8:] + ["--init", str(bad)],
-                       capture_output=True, text=True, timeout=300)
+    cmd = train_cli(folders, tmp_path / "out2", export) + ["--iters", "1", "--init", str(bad)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr

@@ -251,17 +251,17 @@ def run(cfg: TrainConfig) -> Trainer:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = Trainer(cfg)
-    if cfg.init and not (Path(cfg.out_dir) / "last.pt").is_file():
-        trainer.init_decoder(Path(cfg.init))
     fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every,
-        (lambda: export(trainer, Path(cfg.export))) if cfg.export else None)
+        (lambda: export(trainer, Path(cfg.export))) if cfg.export else None,
+        (lambda: trainer.init_decoder(Path(cfg.init))) if cfg.init else None)
     return trainer
 
 
-def fit(trainer, out: Path, iters: int, save_every: int, export_fn=None) -> None:
+def fit(trainer, out: Path, iters: int, save_every: int, export_fn=None, start_fn=None) -> None:
     """The loop every trainer here shares: resume from out/last.pt, log out/loss.csv, checkpoint, export.
 
-    `trainer` has `iter`, `LOG_COLUMNS`, `step() -> dict`, `save(path)` and `load(path)`.
+    `trainer` has `iter`, `LOG_COLUMNS`, `step() -> dict`, `save(path)` and `load(path)`;
+    `start_fn` runs instead of resuming when there is no checkpoint yet (`--init`).
     """
     from tqdm import tqdm
 
@@ -270,6 +270,8 @@ def fit(trainer, out: Path, iters: int, save_every: int, export_fn=None) -> None
     if ckpt.is_file():
         trainer.load(ckpt)
         print(f"resumed from {ckpt} at iteration {trainer.iter}")
+    elif start_fn is not None:
+        start_fn()
     log_path = out / "loss.csv"
     new_log = not log_path.is_file()
     columns = trainer.LOG_COLUMNS
