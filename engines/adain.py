@@ -21,12 +21,6 @@ def mean_std(feat: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
     return f.mean(dim=2), (var + eps).sqrt()
 
 
-def instance_norm(feat: Tensor, eps: float = EPS) -> Tensor:
-    """Each channel shifted and scaled to zero mean, unit std over space (fp32): what is left is layout."""
-    m, s = mean_std(feat, eps)
-    return (feat.float() - m[..., None, None]) / s[..., None, None]
-
-
 def adain(content: Tensor, style_mean: Tensor, style_std: Tensor, eps: float = EPS) -> Tensor:
     """sigma(y) * (x - mu(x)) / sigma(x) + mu(y); style_* are (N, C) or (C,)."""
     c_mean, c_std = mean_std(content, eps)

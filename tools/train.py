@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from engines.adain import adain, instance_norm, mean_std  # noqa: E402
+from engines.adain import adain, mean_std  # noqa: E402
 from engines.images import ImageError, list_images, read_bgr, resize_short  # noqa: E402
 from engines.losses import content_loss, style_layer_losses  # noqa: E402
 from engines.vgg import LAYOUTS, Decoder, Encoder  # noqa: E402
@@ -46,7 +46,6 @@ class TrainConfig:
     style_weight: float = 10.0
     content_weight: float = 1.0
     identity_weight: float = 0.0  # SANet's identity loss |g(f(c)) - c|; 0 = the AdaIN paper's recipe
-    structure_weight: float = 0.0  # normalised content loss at relu3_1 (see Trainer.losses); 0 = the paper's recipe
     warmup: int = 0  # first iterations train reconstruction only (cheap: no loss network)
     save_every: int = 500
     seed: int = 0
@@ -98,7 +97,7 @@ def pick_device(name: str) -> torch.device:
 class Trainer:
     """One decoder, one fixed encoder, Adam; `step()` runs one iteration of the paper's recipe."""
 
-    LOG_COLUMNS = ("loss", "content", "style", "identity", "structure", "lr")
+    LOG_COLUMNS = ("loss", "content", "style", "identity", "lr")
     STATE_KEY = "decoder"  # what the trained module is called in checkpoints
 
     def __init__(self, cfg: TrainConfig, encoder: Encoder | None = None) -> None:
@@ -167,8 +166,7 @@ class Trainer:
         if self.iter < self.cfg.warmup:
             return self.warmup_losses(content)
         with torch.no_grad():
-            c_feats = self.encoder.features(content) if self.cfg.structure_weight > 0 else None
-            c4 = c_feats[3] if c_feats is not None else self.encoder(content)
+            c4 = self.encoder(content)
             s_feats = self.encoder.features(style)
             s_stats = [mean_std(f) for f in s_feats]
             t = adain(c4, *s_stats[3])
@@ -180,16 +178,7 @@ class Trainer:
         lc = content_loss(o_feats[3] / k4, t / k4)
         ls = torch.stack(style_layer_losses(o_feats, s_stats, self.scales)).sum()
         total = self.cfg.content_weight * lc + self.cfg.style_weight * ls
-        zero = torch.zeros((), device=content.device)
-        lst = zero
-        if c_feats is not None:
-            # The relu4_1 target fixes the layout only at 1/8 resolution; comparing the output's relu3_1
-            # with the content's after removing each channel's mean and std (SANet's normalised content
-            # loss, one layer lower) keeps edges at 1/4 resolution without touching the statistics
-            # the style loss sets.
-            lst = content_loss(instance_norm(o_feats[2]), instance_norm(c_feats[2]))
-            total = total + self.cfg.structure_weight * lst
-        li = zero
+        li = torch.zeros((), device=content.device)
         if self.cfg.identity_weight > 0:
             # Park & Lee 2019 (SANet): decoding the content's own features must give the content back.
             # relu4_1 alone does not pin pixels down, and without this a briefly trained decoder
@@ -198,7 +187,7 @@ class Trainer:
                 recon = self.decoder(dec_own)
             li = (recon.float() - content).abs().mean()
             total = total + self.cfg.identity_weight * li
-        return {"loss": total, "content": lc, "style": ls, "identity": li, "structure": lst}
+        return {"loss": total, "content": lc, "style": ls, "identity": li}
 
     def warmup_losses(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         """Reconstruction only: a decoder that already inverts its encoder starts the style losses from
@@ -209,7 +198,7 @@ class Trainer:
             recon = self.decoder(own)
         li = (recon.float() - content).abs().mean()
         zero = torch.zeros((), device=content.device)
-        return {"loss": li, "content": zero, "style": zero, "identity": li, "structure": zero}
+        return {"loss": li, "content": zero, "style": zero, "identity": li}
 
     def step(self) -> dict[str, float]:
         for g in self.opt.param_groups:
@@ -308,8 +297,7 @@ def fit(trainer, out: Path, iters: int, save_every: int, export_fn=None, start_f
 def export(trainer: Trainer, path: Path) -> None:
     meta = {"iterations": str(trainer.iter), "layout": trainer.cfg.layout, "crop": str(trainer.cfg.crop),
             "batch": str(trainer.cfg.batch), "style_weight": str(trainer.cfg.style_weight),
-            "identity_weight": str(trainer.cfg.identity_weight),
-            "structure_weight": str(trainer.cfg.structure_weight)}
+            "identity_weight": str(trainer.cfg.identity_weight)}
     save_net(trainer.decoder, path, meta)
 
 
@@ -328,10 +316,6 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--identity-weight", type=float, default=0.0,
                    help="weight of the identity loss |g(f(c)) - c| (SANet, Park & Lee 2019); 0 (default) = the "
                         "AdaIN paper's recipe; helps a short training keep structure")
-    p.add_argument("--structure-weight", type=float, default=0.0,
-                   help="weight of a content loss on mean/std-normalised relu3_1 features of output and content "
-                        "(SANet's normalised content loss, one layer lower); 0 (default) = the paper's recipe; "
-                        "keeps edges the relu4_1 loss leaves loose")
     p.add_argument("--warmup", type=int, default=0,
                    help="first iterations train reconstruction |g(f(c)) - c| only (cheap; default 0)")
     p.add_argument("--save-every", type=int, default=500, help="checkpoint interval in iterations")
@@ -347,7 +331,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     return TrainConfig(
         content_dir=a.content, style_dir=a.style, out_dir=a.out, iters=a.iters, batch=a.batch, crop=a.crop,
         load_size=a.load_size, lr=a.lr, lr_decay=a.lr_decay, style_weight=a.style_weight,
-        identity_weight=a.identity_weight, structure_weight=a.structure_weight, warmup=a.warmup,
+        identity_weight=a.identity_weight, warmup=a.warmup,
         save_every=a.save_every, seed=a.seed, device=a.device, threads=a.threads, export=a.export,
         precision=a.precision, init=a.init,
     )
