@@ -73,7 +73,9 @@ def choose_backend(requested: str, device: str, precision: str = "auto",
     Measured on the 2-core AVX-512 CPUs here (BENCHMARKS.md, medians of 3 rounds):
     eager with bf16 autocast is 1.64x eager fp32 at 256x256 and 1.42x at 512x512,
     ahead of ONNX Runtime fp32 (0.94x and 1.29x); at 1280x720 and 1920x1080 ONNX
-    Runtime fp32 is fastest (1.37x and 1.5x eager fp32, ahead of eager bf16).
+    Runtime fp32 is fastest (1.37x and 1.5x eager fp32, ahead of eager bf16). On an
+    AVX2-only CPU (no native bf16) ONNX Runtime fp32 is 1.26x and 1.19x eager fp32 at
+    256x256 and 512x512 for the full model, 0.99x-1.08x for the lite one.
     """
     have = available_backends(device)
     if precision not in ("auto",) + PRECISIONS:
