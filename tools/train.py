@@ -27,7 +27,7 @@ from torch import nn  # noqa: E402
 
 from engines.adain import adain, mean_std  # noqa: E402
 from engines.images import ImageError, list_images, read_bgr, resize_short  # noqa: E402
-from engines.losses import content_loss, style_layer_losses  # noqa: E402
+from engines.losses import adain_losses, layer_scales  # noqa: E402
 from engines.vgg import LAYOUTS, Decoder, Encoder  # noqa: E402
 from engines.weights import WeightsError, load_decoder, save_net, vgg16_encoder  # noqa: E402
 
@@ -126,22 +126,12 @@ class Trainer:
         return self.net
 
     def measure_scales(self) -> list[float]:
-        """Mean activation of each style layer on the first images, so every layer counts alike.
-
-        The original AdaIN used a "normalised" VGG whose activations average 1;
-        the Caffe VGG16 averages about 15 at relu1_1 and 5 at relu4_1, which
-        would let the lowest layers swamp the loss at the paper's lambda.
-        """
+        """Each style layer's mean activation on the first images, so every layer counts alike."""
         n = max(1, self.cfg.scale_images // 2)
         imgs = self.content.images[:n] + self.style.images[:n]
-        sums = [0.0] * 4
-        with torch.no_grad():
-            for img in imgs:
-                x = torch.from_numpy(img[: self.cfg.crop, : self.cfg.crop].copy()).permute(2, 0, 1)[None]
-                feats = self.encoder.features(x.float().div(255).to(self.device))
-                for i, f in enumerate(feats):
-                    sums[i] += float(f.mean()) / len(imgs)
-        return [max(s, 1e-3) for s in sums]
+        crops = [torch.from_numpy(img[: self.cfg.crop, : self.cfg.crop].copy()).permute(2, 0, 1)[None]
+                 .float().div(255).to(self.device) for img in imgs]
+        return layer_scales(self.encoder.features, crops)
 
     def autocast(self) -> torch.autocast:
         """Mixed precision for the networks' forward passes (a no-op in fp32)."""
@@ -174,9 +164,7 @@ class Trainer:
         with self.autocast():
             out = self.decoder(dec_in)
             o_feats = self.encoder.features(out)
-        k4 = self.scales[3]
-        lc = content_loss(o_feats[3] / k4, t / k4)
-        ls = torch.stack(style_layer_losses(o_feats, s_stats, self.scales)).sum()
+        lc, ls = adain_losses(o_feats, t, s_stats, self.scales)
         total = self.cfg.content_weight * lc + self.cfg.style_weight * ls
         li = torch.zeros((), device=content.device)
         if self.cfg.identity_weight > 0:

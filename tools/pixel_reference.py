@@ -1,0 +1,125 @@
+"""How far a decoder is from what its own loss allows.
+
+The decoder is trained to minimise AdaIN's loss (content at relu4_1 against the
+AdaIN target + lambda * style statistics at relu1_1..relu4_1) in one forward
+pass. Minimising the same loss directly over the pixels, starting from the
+content photo (Gatys et al.'s procedure with AdaIN's loss), traces the
+style/structure trade-off that loss permits; each marked step is measured with
+`tools/quality.py`'s style ratio and structure, next to the decoder's result on
+the same pair. A decoder far inside that curve needs training, not another loss.
+
+Example (6 pairs, content at 256 px, shipped decoder):
+    python tools/pixel_reference.py --content-dir ../shared/data/train/content \\
+        --style-dir ../shared/data/train/style --pairs 6 --size 256 --steps 25,50,100
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from engines.adain import adain, mean_std  # noqa: E402
+from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short, tensor_to_bgr  # noqa: E402
+from engines.losses import adain_losses, layer_scales  # noqa: E402
+from engines.model import AdaINModel, pad_to_multiple  # noqa: E402
+from tools.quality import Quality, measure, sample_pairs  # noqa: E402
+
+
+def optimise_pixels(
+    model: AdaINModel, content: torch.Tensor, style: torch.Tensor, marks: list[int],
+    style_weight: float = 10.0, lr: float = 0.01,
+) -> dict[int, torch.Tensor]:
+    """Adam on the pixels of `content` (RGB [0, 1], sides a multiple of 8) against AdaIN's loss.
+
+    Returns the image at each step in `marks`. Layer scales come from the pair itself,
+    as the trainer takes them from its first images.
+    """
+    enc = model.encoder
+    with torch.no_grad():
+        s_stats = [mean_std(f) for f in enc.features(style)]
+        target = adain(enc(content), *s_stats[3])
+    scales = layer_scales(enc.features, [content, style])
+    x = content.clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    shots = {}
+    for step in range(max(marks) + 1):
+        if step in marks:
+            shots[step] = x.detach().clone()
+        if step == max(marks):
+            break
+        lc, ls = adain_losses(enc.features(x), target, s_stats, scales)
+        opt.zero_grad(set_to_none=True)
+        (lc + style_weight * ls).backward()
+        opt.step()
+        with torch.no_grad():
+            x.clamp_(0, 1)
+    return shots
+
+
+def compare(model: AdaINModel, c_bgr: np.ndarray, s_bgr: np.ndarray, marks: list[int],
+            style_weight: float = 10.0) -> tuple[Quality, dict[int, Quality]]:
+    """The decoder's result and the pixel-optimised ones on one pair, measured alike."""
+    h, w = c_bgr.shape[:2]
+    c_bgr = c_bgr[: h // 8 * 8, : w // 8 * 8]
+    c, s = bgr_to_tensor(c_bgr), bgr_to_tensor(s_bgr)
+    with torch.no_grad():
+        decoded = tensor_to_bgr(model.stylize(c, [model.encode_style(s)]))
+    judge = model.encoder
+    shots = optimise_pixels(model, c, pad_to_multiple(s)[0], marks, style_weight)
+    return measure(judge, c_bgr, s_bgr, decoded), {k: measure(judge, c_bgr, s_bgr, tensor_to_bgr(v))
+                                                   for k, v in shots.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engines.weights import WeightsError, resolve
+
+    p = argparse.ArgumentParser(description="Compare a decoder with pixel optimisation of its own loss "
+                                            "(style ratio / structure, as tools/quality.py measures them).")
+    p.add_argument("--content-dir", required=True, help="folder of content photos to draw pairs from")
+    p.add_argument("--style-dir", required=True, help="folder of style images to draw pairs from")
+    p.add_argument("--pairs", type=int, default=6, help="number of random pairs (default 6; same draw as quality.py)")
+    p.add_argument("--seed", type=int, default=0, help="seed for drawing pairs")
+    p.add_argument("--size", type=int, default=256, help="content shorter side (default 256: each step is a VGG pass)")
+    p.add_argument("--style-size", type=int, default=512, help="style shorter side (default 512, as quality.py)")
+    p.add_argument("--steps", default="25,50,100", help="optimisation steps to measure at (default 25,50,100)")
+    p.add_argument("--style-weight", type=float, default=10.0, help="lambda (default 10, the trainer's)")
+    p.add_argument("--decoder", help="decoder weights to compare instead of the shipped ones")
+    a = p.parse_args(argv)
+    try:
+        marks = sorted({int(x) for x in a.steps.split(",")})
+    except ValueError:
+        p.error("--steps takes comma-separated integers")
+    if not marks or marks[0] < 0:
+        p.error("--steps takes non-negative integers")
+    try:
+        model = AdaINModel(*resolve("default", decoder=a.decoder)).eval()
+        model.encoder.requires_grad_(False)
+        pairs = sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed)
+        rows: list[tuple[Quality, dict[int, Quality]]] = []
+        for c_path, s_path in pairs:
+            c = resize_short(read_bgr(c_path), a.size)
+            s = resize_short(read_bgr(s_path), a.style_size)
+            dec, opt = compare(model, c, s, marks, a.style_weight)
+            rows.append((dec, opt))
+            shots = "  ".join(f"{k}: {q.style_ratio:.3f}/{q.structure:.3f}" for k, q in opt.items())
+            print(f"{c_path.name:36s} {s_path.name:32s} decoder {dec.style_ratio:.3f}/{dec.structure:.3f}  "
+                  f"pixels {shots}", flush=True)
+    except (ImageError, WeightsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    n = len(rows)
+    print(f"mean over {n} pairs (style ratio / structure): decoder "
+          f"{np.mean([d.style_ratio for d, _ in rows]):.3f} / {np.mean([d.structure for d, _ in rows]):.3f}")
+    for k in marks:
+        print(f"  pixels after {k:4d} steps: {np.mean([o[k].style_ratio for _, o in rows]):.3f} / "
+              f"{np.mean([o[k].structure for _, o in rows]):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
