@@ -51,3 +51,13 @@ def test_cli_reports_each_step_and_rejects_a_missing_folder(tmp_path, capsys):
     assert main(["--content-dir", str(tmp_path / "nope"), "--style-dir", str(tmp_path / "style")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+
+
+@pytest.mark.parametrize("tool", ["quality", "pixel_reference"])
+def test_pair_count_below_one_is_a_usage_error(tool, tmp_path, capsys):
+    import importlib
+
+    main_fn = importlib.import_module(f"tools.{tool}").main
+    with pytest.raises(SystemExit) as e:
+        main_fn(["--content-dir", str(tmp_path), "--style-dir", str(tmp_path), "--pairs", "0"])
+    assert e.value.code == 2 and "at least 1" in capsys.readouterr().err
