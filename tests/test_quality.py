@@ -35,3 +35,20 @@ def test_shipped_model_transfers_style_and_keeps_structure(shipped_model):
     other = [structure(rows[(i + 1) % 4][0], cv2.resize(out, rows[(i + 1) % 4][0].shape[1::-1]))
              for i, (_, _, out) in enumerate(rows)]
     assert np.mean(own) > np.mean(other) + 0.03, (own, other)
+
+
+def test_lower_alpha_trades_style_for_structure(shipped_model, tmp_path):
+    cp, sp = tmp_path / "c.png", tmp_path / "s.png"
+    cv2.imwrite(str(cp), make_photo(96, 128, seed=3))
+    cv2.imwrite(str(sp), make_photo(96, 128, seed=11)[::-1].copy())
+    full, half = (evaluate_pairs(shipped_model, [(cp, sp)], size=96, style_size=128, alpha=a)[0] for a in (1.0, 0.5))
+    assert half.style_ratio > full.style_ratio
+    assert half.structure > full.structure
+
+
+def test_alpha_outside_the_unit_interval_is_a_usage_error(tmp_path, capsys):
+    from tools.quality import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--content-dir", str(tmp_path), "--style-dir", str(tmp_path), "--alpha", "1.5"])
+    assert e.value.code == 2 and "--alpha must be between 0 and 1" in capsys.readouterr().err

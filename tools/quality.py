@@ -79,9 +79,9 @@ def measure(encoder: Encoder, content_bgr: np.ndarray, style_bgr: np.ndarray, ou
 
 def evaluate_pairs(
     model: AdaINModel, pairs: list[tuple[Path, Path]], size: int = 512, style_size: int = 512,
-    rows: list[list[np.ndarray]] | None = None, judge: Encoder | None = None,
+    rows: list[list[np.ndarray]] | None = None, judge: Encoder | None = None, alpha: float = 1.0,
 ) -> list[Quality]:
-    """Stylize each (content, style) at alpha 1 and measure it; `rows` collects content | style | output.
+    """Stylize each (content, style) at `alpha` and measure it; `rows` collects content | style | output.
 
     `judge` is the loss network (default the model's own encoder); the lite model is judged by VGG16.
     """
@@ -91,7 +91,7 @@ def evaluate_pairs(
         c = resize_short(read_bgr(c_path), size)
         s = resize_short(read_bgr(s_path), style_size)
         stats = model.encode_style(bgr_to_tensor(s))
-        out = tensor_to_bgr(model.stylize(bgr_to_tensor(c), [stats]))
+        out = tensor_to_bgr(model.stylize(bgr_to_tensor(c), [stats], alpha=alpha))
         results.append(measure(judge, c, s, out))
         if rows is not None:
             rows.append([c, s, out])
@@ -127,11 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="full",
                    help="full, lite, or full,lite to compare them on the same pairs (always judged by VGG16)")
     p.add_argument("--decoder", help="decoder weights to evaluate instead of the shipped ones (one model only)")
+    p.add_argument("--alpha", type=float, default=1.0,
+                   help="content-style trade-off to measure at (default 1, where the project's target is set); "
+                        "lower alpha buys structure with style")
     p.add_argument("--sheet", help="also write a contact sheet (content | style | result per pair) here")
     p.add_argument("--content", help="measure one existing result: the content image")
     p.add_argument("--style", help="... the style image")
     p.add_argument("--output", help="... the stylized image")
     a = p.parse_args(argv)
+    if not 0.0 <= a.alpha <= 1.0:
+        p.error(f"--alpha must be between 0 and 1, got {a.alpha}")
     try:
         judge = vgg16_encoder()
         if a.output:
@@ -151,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             model = AdaINModel(*resolve("default" if name == "full" else "lite", decoder=a.decoder)).eval()
             rows: list[list[np.ndarray]] = []
-            results[name] = evaluate_pairs(model, pairs, a.size, rows=rows, judge=judge)
+            results[name] = evaluate_pairs(model, pairs, a.size, rows=rows, judge=judge, alpha=a.alpha)
             sheet = [r[:2] for r in rows] if not sheet else sheet
             for i, r in enumerate(rows):
                 sheet[i].append(r[2])  # content | style | one column per model
@@ -166,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{name}]")
         for (c, s), q in zip(pairs, qs):
             print(f"{c.name:40s} {s.name:40s} ratio {q.style_ratio:.4f}  structure {q.structure:.3f}")
-        print(f"[{name}] mean over {len(qs)} pairs: style ratio {np.mean([q.style_ratio for q in qs]):.4f} "
+        at = f" at alpha {a.alpha:g}" if a.alpha != 1.0 else ""
+        print(f"[{name}] mean over {len(qs)} pairs{at}: style ratio {np.mean([q.style_ratio for q in qs]):.4f} "
               f"(median {np.median([q.style_ratio for q in qs]):.4f}), structure {np.mean([q.structure for q in qs]):.3f}")
     if len(results) == 2:
         full, lite = (np.mean([q.style_ratio for q in results[n]]) for n in ("full", "lite"))
