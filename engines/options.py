@@ -1,4 +1,5 @@
-"""The options every command line shares: --backend, --precision (--fp16), --device, and --model with its weights."""
+"""The options every command line shares: --backend, --precision (--fp16), --device, --model with its
+weights, and the argparse types that turn a nonsensical number into a usage error (exit 2) before any work."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +9,42 @@ import torch
 from engines.backends import BACKENDS, PRECISIONS
 from engines.model import AdaINModel
 from engines.weights import WeightsError, resolve
+
+MIN_SIDE = 16  # the encoder pools three times: a smaller picture leaves it a 1x1 map, nothing to stylize
+
+
+def count(text: str) -> int:
+    """A whole number, at least 1 (pairs, frames, batch sizes): zero of them would measure or make nothing."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"needs a whole number, at least 1, got {text!r}")
+    return n
+
+
+def positive(text: str) -> float:
+    """A number above 0 (scales, periods)."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = float("nan")
+    if not x > 0 or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"needs a number above 0, got {text!r}")
+    return x
+
+
+def image_side(text: str) -> int:
+    """A shorter side in pixels: 0 keeps the picture's own size, else at least MIN_SIDE."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n != 0 and n < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"needs 0 (keep the size) or a number of pixels, at least {MIN_SIDE}, "
+                                         f"got {text!r}")
+    return n
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:

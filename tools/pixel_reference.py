@@ -27,7 +27,8 @@ from engines.adain import adain, mean_std  # noqa: E402
 from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short, tensor_to_bgr  # noqa: E402
 from engines.losses import adain_losses, layer_scales  # noqa: E402
 from engines.model import AdaINModel, pad_to_multiple  # noqa: E402
-from tools.quality import Quality, measure, pair_count, sample_pairs  # noqa: E402
+from engines.options import count, image_side  # noqa: E402
+from tools.quality import Quality, measure, sample_pairs  # noqa: E402
 
 
 def optimise_pixels(
@@ -82,10 +83,10 @@ def main(argv: list[str] | None = None) -> int:
                                             "(style ratio / structure, as tools/quality.py measures them).")
     p.add_argument("--content-dir", required=True, help="folder of content photos to draw pairs from")
     p.add_argument("--style-dir", required=True, help="folder of style images to draw pairs from")
-    p.add_argument("--pairs", type=pair_count, default=6, help="number of random pairs (default 6; same draw as quality.py)")
+    p.add_argument("--pairs", type=count, default=6, help="number of random pairs (default 6; same draw as quality.py)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawing pairs")
-    p.add_argument("--size", type=int, default=256, help="content shorter side (default 256: each step is a VGG pass)")
-    p.add_argument("--style-size", type=int, default=512, help="style shorter side (default 512, as quality.py)")
+    p.add_argument("--size", type=image_side, default=256, help="content shorter side (default 256: each step is a VGG pass)")
+    p.add_argument("--style-size", type=image_side, default=512, help="style shorter side (default 512, as quality.py)")
     p.add_argument("--steps", default="25,50,100", help="optimisation steps to measure at (default 25,50,100)")
     p.add_argument("--style-weight", type=float, default=10.0, help="lambda (default 10, the trainer's)")
     p.add_argument("--decoder", help="decoder weights to compare instead of the shipped ones")

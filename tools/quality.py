@@ -31,6 +31,7 @@ from engines.images import (  # noqa: E402
 )
 from engines.losses import style_layer_losses  # noqa: E402
 from engines.model import AdaINModel, pad_to_multiple  # noqa: E402
+from engines.options import count, image_side  # noqa: E402
 from engines.vgg import Encoder  # noqa: E402
 
 
@@ -98,17 +99,6 @@ def evaluate_pairs(
     return results
 
 
-def pair_count(text: str) -> int:
-    """argparse type for --pairs: a mean over no pairs is not a measurement."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"needs a whole number of pairs, at least 1, got {text!r}")
-    return n
-
-
 def sample_pairs(content_dir: str, style_dir: str, n: int, seed: int = 0) -> list[tuple[Path, Path]]:
     rng = random.Random(seed)
     cs, ss = list_images(content_dir), list_images(style_dir)
@@ -121,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Measure style transfer: style-loss ratio (lower = more style) and structure (SSIM).")
     p.add_argument("--content-dir", help="folder of content photos to draw pairs from")
     p.add_argument("--style-dir", help="folder of style images to draw pairs from")
-    p.add_argument("--pairs", type=pair_count, default=12, help="number of random pairs (default 12)")
+    p.add_argument("--pairs", type=count, default=12, help="number of random pairs (default 12)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawing pairs")
-    p.add_argument("--size", type=int, default=512, help="content shorter side (default 512)")
+    p.add_argument("--size", type=image_side, default=512, help="content shorter side (default 512)")
     p.add_argument("--model", default="full",
                    help="full, lite, or full,lite to compare them on the same pairs (always judged by VGG16)")
     p.add_argument("--decoder", help="decoder weights to evaluate instead of the shipped ones (one model only)")
