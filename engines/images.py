@@ -31,8 +31,19 @@ def read_bgr(path: str | Path) -> np.ndarray:
     return img
 
 
-def write_bgr(path: str | Path, img: np.ndarray) -> None:
+def check_writable_image(path: str | Path) -> None:
+    """Fail before any work if `path` cannot become an image (no folder, or no encoder for its extension)."""
     p = Path(path)
+    if not p.parent.is_dir():
+        raise ImageError(f"output folder does not exist: {p.parent}")
+    if p.suffix and not cv2.haveImageWriter(p.name):
+        raise ImageError(f"cannot write {p}: no image format for the extension {p.suffix!r}; use .png or .jpg")
+
+
+def write_bgr(path: str | Path, img: np.ndarray) -> None:
+    """PNG when the path has no extension."""
+    p = Path(path)
+    check_writable_image(p)
     ok, buf = cv2.imencode(p.suffix or ".png", img)
     if not ok:
         raise ImageError(f"cannot encode an image as {p.suffix!r}: {p}")

@@ -129,13 +129,16 @@ def vgg16_encoder() -> Encoder:
 def _load_tensors(path: Path, what: str) -> dict[str, Tensor]:
     if not path.is_file():
         raise WeightsError(f"{what} not found: {path}")
-    try:
-        if path.suffix == ".safetensors":
+    if path.suffix == ".safetensors":
+        try:
             return load_file(str(path))
+        except Exception as e:  # SafetensorError says what is wrong with the header, in one line
+            raise WeightsError(f"{what} {path} is not a readable safetensors file ({str(e)[:120]})") from None
+    try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # any unpickling/format failure means "not a weights file"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WeightsError(f"{what} {path} is not a readable weights file ({first[:120]})") from None
+    except Exception:  # torch's own messages (a KeyError's byte, a page on weights_only) do not help here
+        raise WeightsError(f"{what} {path} is not a readable weights file "
+                           "(expected a PyTorch state dict of tensors, .pth, or .safetensors)") from None
     if not isinstance(sd, dict) or not all(isinstance(v, Tensor) for v in sd.values()):
         raise WeightsError(f"{what} {path} does not hold a state dict of tensors")
     return sd

@@ -70,7 +70,8 @@ def test_preserve_color_keeps_content_colours(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "not_image", "weights_file", "weights_count",
-                                  "masks_count", "alpha", "bad_weights_text", "out_dir"])
+                                  "masks_count", "alpha", "bad_weights_text", "out_dir", "out_format",
+                                  "sheet_format"])
 def test_bad_input_one_line_exit_2(tmp_path, case):
     text = tmp_path / "notes.txt"
     text.write_text("hello")
@@ -87,6 +88,8 @@ def test_bad_input_one_line_exit_2(tmp_path, case):
         "alpha": ["--content", CONTENT, "--style", STYLE, "--alpha", "1.5"] + out,
         "bad_weights_text": ["--content", CONTENT, "--style", STYLE, "--weights", "a,b"] + out,
         "out_dir": ["--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "no" / "such" / "o.png")],
+        "out_format": ["--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.xyz")],
+        "sheet_format": ["--content", CONTENT, "--style", STYLE, "--contact-sheet", str(tmp_path / "s.xyz")] + out,
     }[case]
     r = run_cli(*args)
     assert r.returncode == 2

@@ -21,10 +21,10 @@ import torch  # noqa: E402
 from engines.adain import check_weights  # noqa: E402
 from engines.color import METHODS, coral, luminance_transfer  # noqa: E402
 from engines.images import (  # noqa: E402
-    ImageError, bgr_to_tensor, list_images, read_bgr, resize_short, tensor_to_bgr, write_bgr,
+    ImageError, bgr_to_tensor, check_writable_image, list_images, read_bgr, resize_short, tensor_to_bgr, write_bgr,
 )
 from engines.model import AdaINModel  # noqa: E402
-from engines.options import add_model_args, load_model  # noqa: E402
+from engines.options import add_model_args, image_side, load_model  # noqa: E402
 from engines.weights import WeightsError  # noqa: E402
 
 
@@ -102,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="coral: recolour the style to the content before encoding (default); luminance: keep content chroma")
     p.add_argument("--mask", action="append", help="grey mask image per style (white = that style there); one per --style")
     p.add_argument("--output", "-o", required=True, help="output image, or a folder when --content is a folder")
-    p.add_argument("--size", type=int, default=512, help="content shorter side in pixels (0 keeps the original; default 512)")
-    p.add_argument("--style-size", type=int, default=512, help="style shorter side in pixels (default 512)")
+    p.add_argument("--size", type=image_side, default=512, help="content shorter side in pixels (0 keeps the original; default 512)")
+    p.add_argument("--style-size", type=image_side, default=512,
+                   help="style shorter side in pixels (0 keeps the original; default 512)")
     p.add_argument("--contact-sheet", help="also write a PNG with one row per content: content | style | result")
     add_model_args(p)
     return p
@@ -127,8 +128,9 @@ def run(a: argparse.Namespace) -> list[Path]:
         outputs = [out_dir / (c.stem + ".png") for c in contents]
     else:
         contents, outputs = [content_path], [Path(a.output)]
-        if not outputs[0].parent.is_dir():
-            raise ImageError(f"output folder does not exist: {outputs[0].parent}")
+        check_writable_image(outputs[0])
+    if a.contact_sheet:
+        check_writable_image(a.contact_sheet)
     styles = [resize_short(read_bgr(s), a.style_size) for s in a.style]  # read all first: fail before work
     model, _ = load_model(a, "cpu")
     color = a.color_method if a.preserve_color else None
