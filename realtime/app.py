@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from engines.backends import Stylizer
+from engines.images import ImageError, write_bgr
 from realtime.capture import CaptureThread
 from realtime.display import Display
 from realtime.hud import HudInfo, draw_help, draw_hud, reconnecting_frame
@@ -35,6 +36,16 @@ class AppConfig:
     stats_path: Path | None = None      # one JSON line per output frame (freshness, style, alpha)
     snapshot_dir: Path = Path(".")
     show_hud: bool = True
+
+
+def free_path(path: Path) -> Path:
+    """`path`, or `name-2.ext`, `name-3.ext`... if taken: a second recording never overwrites the first."""
+    n = 2
+    candidate = path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
 
 
 class Rate:
@@ -141,9 +152,12 @@ class LiveApp:
             log.info("recording stopped: %d frames in %s", frames, self.record_path)
             self.recorder = None
             return
-        if self.record_path is None:
-            self.record_path = Path(time.strftime("recording-%Y%m%d-%H%M%S.mp4"))
-        self.recorder = LiveRecorder(self.record_path, self.width, self.height, time.monotonic())
+        self.record_path = free_path(self.cfg.record or Path(time.strftime("recording-%Y%m%d-%H%M%S.mp4")))
+        try:
+            self.recorder = LiveRecorder(self.record_path, self.width, self.height, time.monotonic())
+        except RecorderError as e:  # the live view matters more than the recording: say so and go on
+            log.error("%s; not recording", e)
+            return
         log.info("recording to %s (%dx%d)", self.record_path, self.width, self.height)
 
     # --- loop --------------------------------------------------------------------------------------------
@@ -227,7 +241,11 @@ class LiveApp:
     def _snapshot(self, img: np.ndarray) -> None:
         self.snapshot_pending = False
         path = self.cfg.snapshot_dir / time.strftime(f"snapshot-%Y%m%d-%H%M%S-{self.frames_out}.png")
-        cv2.imwrite(str(path), img)
+        try:
+            write_bgr(path, img)
+        except ImageError as e:  # a full disk, a folder gone: the show goes on
+            log.error("snapshot failed: %s", e)
+            return
         self.snapshots.append(path)
         log.info("snapshot %s", path)
 

@@ -7,6 +7,7 @@ and the container, so whatever was written so far is a playable file.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from fractions import Fraction
@@ -23,15 +24,20 @@ class RecorderError(RuntimeError):
 
 
 def check_writable(path: Path) -> None:
-    """Fail before any work if `path` cannot be created."""
+    """Fail before any work if `path` cannot become a video: no folder, no permission, or an extension
+    FFmpeg knows no container for. Creates nothing (PyAV opens the file only when the header is written)."""
     parent = path.resolve().parent
     if not parent.is_dir():
         raise RecorderError(f"cannot write {path}: folder {parent} does not exist")
+    if path.is_dir():
+        raise RecorderError(f"cannot write {path}: it is a folder")
+    if not os.access(path if path.exists() else parent, os.W_OK):
+        raise RecorderError(f"cannot write {path}: permission denied")
     try:
-        with open(path, "ab"):
-            pass
-    except OSError as e:
-        raise RecorderError(f"cannot write {path}: {e.strerror}") from None
+        av.open(str(path), mode="w").close()
+    except (av.FFmpegError, ValueError):
+        raise RecorderError(f"cannot write {path}: no video container for the extension "
+                            f"{path.suffix or '(none)'!r}; use .mp4 or .mkv") from None
 
 
 class VideoWriter:

@@ -11,7 +11,7 @@ import torch
 
 from engines.backends import BackendError, choose_backend, make_stylizer
 from engines.images import ImageError, list_images
-from engines.options import add_engine_args, add_model_args, engine_options, load_model
+from engines.options import add_engine_args, add_model_args, count, engine_options, image_side, load_model, positive
 from engines.weights import WeightsError
 from realtime.app import AppConfig, LiveApp, setup_logging
 from realtime.capture import CaptureThread, SourceError, parse_source
@@ -58,6 +58,12 @@ def open_display(enabled: bool, fullscreen: bool) -> Display:
         raise ValueError("cannot open a window; use --no-display") from None
 
 
+def check_folder_of(path: Path | None, what: str) -> None:
+    """A file the run will write (stats, log) must have a folder to go in, or the run would die at its first line."""
+    if path is not None and not path.resolve().parent.is_dir():
+        raise ValueError(f"cannot write the {what} {path}: folder {path.resolve().parent} does not exist")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m realtime.webcam",
@@ -78,10 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (key f toggles)")
     p.add_argument("--kiosk", action="store_true",
                    help="unattended demo: fullscreen, no HUD, cycle styles, survive failures, log to a rotating file")
-    p.add_argument("--cycle", type=float, help="seconds between automatic style changes (kiosk default 30)")
+    p.add_argument("--cycle", type=positive, help="seconds between automatic style changes (kiosk default 30)")
     p.add_argument("--no-display", action="store_true", help="run without a window (servers, kiosks behind other screens, tests)")
-    p.add_argument("--max-frames", type=int, help="stop after this many output frames")
-    p.add_argument("--style-size", type=int, default=512, help="style images' shorter side when encoded (default 512)")
+    p.add_argument("--max-frames", type=count, help="stop after this many output frames")
+    p.add_argument("--style-size", type=image_side, default=512, help="style images' shorter side when encoded (default 512)")
     p.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where key s saves PNGs (default .)")
     p.add_argument("--log-file", type=Path, help="rotating log file (kiosk default kiosk.log)")
     p.add_argument("--keys", default="", help="scripted key presses FRAME:KEY,... (demos and tests), e.g. 30:n,60:q")
@@ -93,9 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     torch.set_grad_enabled(False)
-    setup_logging(a.kiosk, a.log_file)
     capture = None
     try:
+        check_folder_of(a.log_file, "log file")
+        setup_logging(a.kiosk, a.log_file)
+        check_folder_of(a.stats, "stats file")
+        if not a.snapshot_dir.is_dir():
+            raise ValueError(f"snapshot folder not found: {a.snapshot_dir}")
         if not 0.0 <= a.alpha <= 1.0:
             raise ValueError(f"--alpha must be between 0 and 1, got {a.alpha}")
         if not a.style and a.style_dir is None:

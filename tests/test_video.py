@@ -135,7 +135,7 @@ def audio_only(path):
     return path
 
 
-@pytest.mark.parametrize("case", ["missing", "text", "no_video", "unwritable", "exists", "alpha"])
+@pytest.mark.parametrize("case", ["missing", "text", "no_video", "unwritable", "container", "exists", "alpha"])
 def test_bad_input_one_line_exit_2_and_no_output(tmp_path, case):
     src = make_video(tmp_path / "in.mp4", frames=3)
     out = tmp_path / "out.mp4"
@@ -148,6 +148,9 @@ def test_bad_input_one_line_exit_2_and_no_output(tmp_path, case):
         args = [str(audio_only(tmp_path / "sound.m4a")), "-o", str(out)]
     elif case == "unwritable":
         out = tmp_path / "no" / "such" / "out.mp4"
+        args = [str(src), "-o", str(out)]
+    elif case == "container":
+        out = tmp_path / "out.xyz"
         args = [str(src), "-o", str(out)]
     elif case == "exists":
         out.write_bytes(b"precious")

@@ -34,9 +34,11 @@ from engines.adain import check_weights, interpolate_stats  # noqa: E402
 from engines.backends import BackendError, choose_backend, make_stylizer  # noqa: E402
 from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short  # noqa: E402
 from engines.model import AdaINModel, StyleStats  # noqa: E402
-from engines.options import add_engine_args, add_model_args, engine_options, load_model  # noqa: E402
+from engines.options import (  # noqa: E402
+    add_engine_args, add_model_args, count, engine_options, image_side, load_model, positive,
+)
 from engines.weights import WeightsError  # noqa: E402
-from realtime.recorder import RecorderError, VideoWriter  # noqa: E402
+from realtime.recorder import RecorderError, VideoWriter, check_writable  # noqa: E402
 from tools.stabilize import Stabilizer  # noqa: E402
 
 CODECS = {"h264": "libx264", "mpeg4": "mpeg4", "vp8": "libvpx"}
@@ -224,17 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-video", type=Path,
                    help="grey video of masks, frame by frame: with one style white = stylized, black = original; "
                         "with two styles white = first, black = second (runs the eager model)")
-    p.add_argument("--size", type=int, help="output shorter side in pixels (default: the input's size)")
-    p.add_argument("--scale", type=float, help="output size as a fraction of the input's (e.g. 0.5)")
+    p.add_argument("--size", type=image_side, help="output shorter side in pixels (default: the input's size)")
+    p.add_argument("--scale", type=positive, help="output size as a fraction of the input's (e.g. 0.5)")
     add_engine_args(p)
     add_model_args(p)
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, lower is better (default 18)")
     p.add_argument("--codec", default="h264", choices=sorted(CODECS), help="video codec (default h264)")
-    p.add_argument("--batch", type=int, default=1, help="frames per model call (default 1; 4-8 helps on a GPU)")
+    p.add_argument("--batch", type=count, default=1, help="frames per model call (default 1; 4-8 helps on a GPU)")
     p.add_argument("--start", type=float, help="start time in seconds")
     p.add_argument("--end", type=float, help="end time in seconds")
     p.add_argument("--stabilize", action="store_true", help="reduce flicker: blend with the previous result warped by optical flow")
-    p.add_argument("--style-size", type=int, default=512, help="style images' shorter side when encoded (default 512)")
+    p.add_argument("--style-size", type=image_side, default=512, help="style images' shorter side when encoded (default 512)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -249,8 +251,6 @@ def check_args(a: argparse.Namespace) -> list[float] | None:
         raise VideoError(f"--alpha must be between 0 and 1, got {a.alpha}")
     if a.size and a.scale:
         raise VideoError("give --size or --scale, not both")
-    if a.batch < 1:
-        raise VideoError("--batch must be at least 1")
     if a.mask_video is not None:
         if len(a.style) > 2:
             raise VideoError("--mask-video takes one or two styles")
@@ -266,20 +266,19 @@ def check_args(a: argparse.Namespace) -> list[float] | None:
             weights = check_weights([float(x) for x in a.weights.split(",")], len(a.style))
         except ValueError as e:
             raise VideoError(str(e)) from None
-    if a.output.exists() and not a.overwrite:
-        raise VideoError(f"{a.output} exists; pass --overwrite to replace it")
-    if not a.output.resolve().parent.is_dir():
-        raise VideoError(f"output folder does not exist: {a.output.resolve().parent}")
     if a.output.resolve() == a.input.resolve():
         raise VideoError("output would overwrite the input")
+    if a.output.exists() and not a.overwrite:
+        raise VideoError(f"{a.output} exists; pass --overwrite to replace it")
+    check_writable(a.output)  # folder, permission, container: before the model loads
     return weights
 
 
 def run(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    info = probe(a.input)  # a missing or broken input first: it is what the user must fix first
     weights = check_args(a)
-    info = probe(a.input)
     for s in a.style:
         read_bgr(s)  # fail on a bad style before any work
     backend, precision, device = engine_options(a)
