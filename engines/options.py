@@ -35,16 +35,26 @@ def positive(text: str) -> float:
     return x
 
 
-def image_side(text: str) -> int:
-    """A shorter side in pixels: 0 keeps the picture's own size, else at least MIN_SIDE."""
+def pixels(text: str) -> int:
+    """A side in pixels (crops, load sizes), at least MIN_SIDE."""
     try:
         n = int(text)
     except ValueError:
-        n = -1
-    if n != 0 and n < MIN_SIDE:
-        raise argparse.ArgumentTypeError(f"needs 0 (keep the size) or a number of pixels, at least {MIN_SIDE}, "
-                                         f"got {text!r}")
+        n = 0
+    if n < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"needs a number of pixels, at least {MIN_SIDE}, got {text!r}")
     return n
+
+
+def image_side(text: str) -> int:
+    """A shorter side in pixels: 0 keeps the picture's own size, else at least MIN_SIDE."""
+    if text.strip() == "0":
+        return 0
+    try:
+        return pixels(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"needs 0 (keep the size) or a number of pixels, at least {MIN_SIDE}, "
+                                         f"got {text!r}") from None
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:

@@ -3,7 +3,7 @@ import argparse
 
 import pytest
 
-from engines.options import MIN_SIDE, count, image_side, positive
+from engines.options import MIN_SIDE, count, image_side, pixels, positive
 
 
 @pytest.mark.parametrize("text,value", [("1", 1), ("12", 12)])
@@ -39,6 +39,12 @@ def test_image_side_refuses_sizes_the_encoder_cannot_use(text):
         image_side(text)
 
 
+@pytest.mark.parametrize("text", ["0", "8", "-16", "x"])
+def test_pixels_has_no_keep_the_size_zero(text):
+    with pytest.raises(argparse.ArgumentTypeError, match=f"at least {MIN_SIDE}"):
+        pixels(text)
+
+
 @pytest.mark.parametrize("tool,args", [
     ("tools.stylize", ["--content", "c.jpg", "--style", "s.jpg", "-o", "o.png", "--size", "-5"]),
     ("tools.video", ["in.mp4", "-o", "o.mp4", "--style", "s.jpg", "--scale", "0"]),
@@ -46,6 +52,11 @@ def test_image_side_refuses_sizes_the_encoder_cannot_use(text):
     ("realtime.webcam", ["--style", "s.jpg", "--max-frames", "0"]),
     ("realtime.webcam", ["--style", "s.jpg", "--cycle", "-1"]),
     ("realtime.webcam", ["--style", "s.jpg", "--style-size", "3"]),
+    ("tools.train", ["--content", "c", "--style", "s", "--out", "o", "--batch", "0"]),
+    ("tools.train", ["--content", "c", "--style", "s", "--out", "o", "--crop", "8"]),
+    ("tools.distill", ["decoder", "--content", "c", "--style", "s", "--out", "o", "--save-every", "0"]),
+    ("tools.export_onnx", ["-o", "x.onnx", "--batch", "0"]),
+    ("tools.bench", ["--seconds", "0"]),
 ])
 def test_commands_refuse_nonsense_numbers_as_usage_errors(tool, args, capsys):
     import importlib

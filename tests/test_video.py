@@ -120,6 +120,20 @@ def test_stabilize_lowers_flicker(tmp_path):
     assert e_steady < 0.7 * e_plain, (e_plain, e_steady)
 
 
+@pytest.mark.parametrize("case", ["missing", "text", "no_video"])
+def test_flicker_names_the_video_it_cannot_read(tmp_path, capsys, case):
+    from tools.flicker import main as flicker
+
+    good = make_video(tmp_path / "in.mp4", frames=3)
+    bad = {"missing": tmp_path / "nope.mp4", "text": tmp_path / "notes.mp4",
+           "no_video": audio_only(tmp_path / "sound.m4a")}[case]
+    if case == "text":
+        bad.write_text("not a video at all")
+    assert flicker([str(good), str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0], err
+
+
 def audio_only(path):
     c = av.open(str(path), "w")
     a = c.add_stream("aac", rate=48000)

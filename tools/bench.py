@@ -32,7 +32,7 @@ from torch import nn  # noqa: E402
 from engines.backends import BackendError, available_backends, choose_backend, cpu_has_bf16, make_stylizer  # noqa: E402
 from engines.graph import padded_size  # noqa: E402
 from engines.model import AdaINModel, StyleStats  # noqa: E402
-from engines.options import MODELS, load_model, model_choice  # noqa: E402
+from engines.options import MODELS, count, load_model, model_choice, positive  # noqa: E402
 from engines.weights import WeightsError  # noqa: E402
 
 SIZES = {"256": (256, 256), "512": (512, 512), "480p": (480, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
@@ -182,10 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--precisions", default="auto",
                    help="comma list of auto, fp32, fp16, bf16 tried for each backend where it applies (default auto)")
-    p.add_argument("--seconds", type=float, default=5.0, help="time per model-only measurement (default 5)")
-    p.add_argument("--min-runs", type=int, default=5, help="at least this many timed calls (default 5)")
+    p.add_argument("--seconds", type=positive, default=5.0, help="time per model-only measurement (default 5)")
+    p.add_argument("--min-runs", type=count, default=5, help="at least this many timed calls (default 5)")
     p.add_argument("--e2e-frames", type=int, default=20, help="frames of the end-to-end loop (0 skips it)")
-    p.add_argument("--rounds", type=int, default=1, help="repeat the whole sweep, interleaved, and keep medians")
+    p.add_argument("--rounds", type=count, default=1, help="repeat the whole sweep, interleaved, and keep medians")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--append", type=Path, help="append the table to this Markdown file (e.g. BENCHMARKS.md)")
     p.add_argument("--note", default="", help="a line of context stored with the appended table")

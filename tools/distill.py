@@ -29,6 +29,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from engines.adain import adain, mean_std  # noqa: E402
+from engines.options import count, pixels  # noqa: E402
 from engines.vgg import LITE, Decoder, Encoder  # noqa: E402
 from engines.weights import LITE_ENCODER, lite_encoder, save_net  # noqa: E402
 from tools.train import TrainConfig, Trainer, fit, guarded  # noqa: E402
@@ -108,11 +109,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, TrainConfig, str]:
     p.add_argument("--out", required=True, help="folder for last.pt (resumed automatically) and loss.csv")
     p.add_argument("--encoder", default=str(LITE_ENCODER),
                    help="decoder stage: the distilled lite encoder (default: the shipped one)")
-    p.add_argument("--iters", type=int, default=6000, help="total iterations to reach (default 6000)")
-    p.add_argument("--batch", type=int, default=8, help="images per batch (default 8; the encoder stage uses "
+    p.add_argument("--iters", type=count, default=6000, help="total iterations to reach (default 6000)")
+    p.add_argument("--batch", type=count, default=8, help="images per batch (default 8; the encoder stage uses "
                                                         "batch content + batch style images)")
-    p.add_argument("--crop", type=int, default=128, help="random crop side (default 128)")
-    p.add_argument("--load-size", type=int, default=512, help="shorter side images are resized to (default 512)")
+    p.add_argument("--crop", type=pixels, default=128, help="random crop side (default 128)")
+    p.add_argument("--load-size", type=pixels, default=512, help="shorter side images are resized to (default 512)")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-3 encoder, 1e-4 decoder)")
     p.add_argument("--lr-decay", type=float, default=5e-5, help="lr / (1 + decay * iter) (default 5e-5)")
     p.add_argument("--style-weight", type=float, default=10.0, help="decoder stage: lambda (default 10)")
@@ -120,7 +121,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, TrainConfig, str]:
                    help="decoder stage: weight of |g(f(c)) - c| (see tools/train.py; default 0)")
     p.add_argument("--warmup", type=int, default=0,
                    help="decoder stage: first iterations train reconstruction only (no teacher; cheap)")
-    p.add_argument("--save-every", type=int, default=250, help="checkpoint interval in iterations")
+    p.add_argument("--save-every", type=count, default=250, help="checkpoint interval in iterations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),

@@ -20,7 +20,7 @@ import torch  # noqa: E402
 
 from engines.backends import EngineSpec, export_onnx  # noqa: E402
 from engines.graph import FrameGraph  # noqa: E402
-from engines.options import add_model_args, load_model  # noqa: E402
+from engines.options import add_model_args, count, load_model  # noqa: E402
 from engines.weights import WeightsError  # noqa: E402
 
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Export the AdaIN frame graph (preprocess, encoder, AdaIN, decoder, "
                                             "postprocess) to ONNX for fixed-size frames.")
     p.add_argument("--size", type=parse_hw, default=(512, 512), help="frame HEIGHTxWIDTH (default 512x512)")
-    p.add_argument("--batch", type=int, default=1, help="frames per call (default 1)")
+    p.add_argument("--batch", type=count, default=1, help="frames per call (default 1)")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
     add_model_args(p)
     a = p.parse_args(argv)

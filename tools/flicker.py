@@ -24,8 +24,14 @@ from tools.stabilize import warp  # noqa: E402
 
 
 def frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as c:
-        return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    """Every frame as BGR; a missing or undecodable file is a ValueError that names it."""
+    if not path.is_file():
+        raise ValueError(f"video not found: {path}")
+    try:
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    except (av.FFmpegError, IndexError):  # IndexError: no video stream
+        raise ValueError(f"not a readable video file: {path}") from None
 
 
 def warping_error(original: list[np.ndarray], stylized: list[np.ndarray], max_fb_error: float = 1.0) -> float:
@@ -55,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     try:
         err = warping_error(frames(a.original), frames(a.stylized))
-    except (ValueError, av.FFmpegError, OSError) as e:
+    except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"warping error {err:.3f}")

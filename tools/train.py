@@ -28,6 +28,7 @@ from torch import nn  # noqa: E402
 from engines.adain import adain, mean_std  # noqa: E402
 from engines.images import ImageError, list_images, read_bgr, resize_short  # noqa: E402
 from engines.losses import adain_losses, layer_scales  # noqa: E402
+from engines.options import count, pixels  # noqa: E402
 from engines.vgg import LAYOUTS, Decoder, Encoder  # noqa: E402
 from engines.weights import WeightsError, load_decoder, save_net, vgg16_encoder  # noqa: E402
 
@@ -294,10 +295,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--content", required=True, help="folder of content photos")
     p.add_argument("--style", required=True, help="folder of style images")
     p.add_argument("--out", required=True, help="folder for last.pt (resumed automatically) and loss.csv")
-    p.add_argument("--iters", type=int, default=160_000, help="total iterations to reach (default 160000)")
-    p.add_argument("--batch", type=int, default=8, help="images per batch (default 8)")
-    p.add_argument("--crop", type=int, default=256, help="random crop side (default 256)")
-    p.add_argument("--load-size", type=int, default=512, help="shorter side images are resized to (default 512)")
+    p.add_argument("--iters", type=count, default=160_000, help="total iterations to reach (default 160000)")
+    p.add_argument("--batch", type=count, default=8, help="images per batch (default 8)")
+    p.add_argument("--crop", type=pixels, default=256, help="random crop side (default 256)")
+    p.add_argument("--load-size", type=pixels, default=512, help="shorter side images are resized to (default 512)")
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
     p.add_argument("--lr-decay", type=float, default=5e-5, help="lr / (1 + decay * iter) (default 5e-5)")
     p.add_argument("--style-weight", type=float, default=10.0, help="lambda (default 10)")
@@ -306,7 +307,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                         "AdaIN paper's recipe; helps a short training keep structure")
     p.add_argument("--warmup", type=int, default=0,
                    help="first iterations train reconstruction |g(f(c)) - c| only (cheap; default 0)")
-    p.add_argument("--save-every", type=int, default=500, help="checkpoint interval in iterations")
+    p.add_argument("--save-every", type=count, default=500, help="checkpoint interval in iterations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (auto: cuda when available)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
