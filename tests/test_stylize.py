@@ -58,6 +58,25 @@ def test_styles_weights_masks_colour_and_contact_sheet(tmp_path):
         assert cv2.imread(str(out)).shape == (40, 56, 3)
 
 
+def test_a_folder_with_an_unreadable_image_does_the_rest_and_says_so(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), make_photo(40, 56, seed=1))
+    (folder / "b.jpg").write_bytes(b"not a picture")
+    cv2.imwrite(str(folder / "c.png"), make_photo(40, 56, seed=3))
+    args = ["--content", str(folder), "--style", STYLE, "--size", "0", "--style-size", "64"]
+    assert stylize.main(args + ["--output", str(tmp_path / "out"), "--contact-sheet", str(tmp_path / "s.png")]) == 2
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
+    assert cv2.imread(str(tmp_path / "s.png")) is not None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"skipped: not a readable image: {folder / 'b.jpg'}"]
+    # an output that is a file, not a folder: refused before any work
+    (tmp_path / "taken").write_text("keep me")
+    assert stylize.main(args + ["--output", str(tmp_path / "taken")]) == 2
+    assert (tmp_path / "taken").read_text() == "keep me"
+    assert "is a file" in capsys.readouterr().err
+
+
 def test_preserve_color_keeps_content_colours(tmp_path):
     content = make_photo(64, 64, seed=3)
     common = ["--content", str(tmp_path / "c.png"), "--style", STYLE, "--size", "0", "--style-size", "128"]

@@ -149,7 +149,8 @@ def audio_only(path):
     return path
 
 
-@pytest.mark.parametrize("case", ["missing", "text", "no_video", "unwritable", "container", "exists", "alpha"])
+@pytest.mark.parametrize("case", ["missing", "text", "no_video", "unwritable", "container", "exists", "alpha",
+                                  "mask_text"])
 def test_bad_input_one_line_exit_2_and_no_output(tmp_path, case):
     src = make_video(tmp_path / "in.mp4", frames=3)
     out = tmp_path / "out.mp4"
@@ -166,6 +167,9 @@ def test_bad_input_one_line_exit_2_and_no_output(tmp_path, case):
     elif case == "container":
         out = tmp_path / "out.xyz"
         args = [str(src), "-o", str(out)]
+    elif case == "mask_text":
+        (tmp_path / "mask.mp4").write_text("not a video either")
+        args = [str(src), "-o", str(out), "--mask-video", str(tmp_path / "mask.mp4")]
     elif case == "exists":
         out.write_bytes(b"precious")
         args = [str(src), "-o", str(out)]

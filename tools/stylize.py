@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(a: argparse.Namespace) -> list[Path]:
+def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
+    """(written, skipped): in a folder, an unreadable image is reported and skipped, not the end of the batch."""
     if not 0.0 <= a.alpha <= 1.0:
         raise UsageError(f"--alpha must be between 0 and 1, got {a.alpha}")
     weights = parse_weights(a.weights, len(a.style))
@@ -124,7 +125,8 @@ def run(a: argparse.Namespace) -> list[Path]:
         if not contents:
             raise ImageError(f"no images in {content_path}")
         out_dir = Path(a.output)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ImageError(f"--output {out_dir} is a file; a folder of contents needs an output folder")
         outputs = [out_dir / (c.stem + ".png") for c in contents]
     else:
         contents, outputs = [content_path], [Path(a.output)]
@@ -134,27 +136,39 @@ def run(a: argparse.Namespace) -> list[Path]:
     styles = [resize_short(read_bgr(s), a.style_size) for s in a.style]  # read all first: fail before work
     model, _ = load_model(a, "cpu")
     color = a.color_method if a.preserve_color else None
-    rows = []
+    outputs[0].parent.mkdir(parents=True, exist_ok=True)  # only a folder of contents can get here without one
+    rows, written, skipped = [], [], []
     for c_path, o_path in zip(contents, outputs):
-        content = resize_short(read_bgr(c_path), a.size)
+        try:
+            content = resize_short(read_bgr(c_path), a.size)
+        except ImageError as e:
+            if len(contents) == 1:
+                raise
+            print(f"skipped: {e}", file=sys.stderr)
+            skipped.append(c_path)
+            continue
         result = stylize_one(model, content, styles, weights, a.alpha, color, a.mask)
         write_bgr(o_path, result)
+        written.append(o_path)
         rows.append([content, styles[0], result])
-    if a.contact_sheet:
+    if a.contact_sheet and rows:
         write_bgr(a.contact_sheet, contact_sheet(rows))
-    return outputs
+    return written, skipped
 
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         with torch.inference_mode():  # scoped: callers in the same process keep autograd
-            outputs = run(a)
+            written, skipped = run(a)
     except (ImageError, WeightsError, UsageError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {outputs[0]}" if len(outputs) == 1 else f"wrote {len(outputs)} images to {outputs[0].parent}")
-    return 0
+    if not Path(a.content).is_dir():
+        print(f"wrote {written[0]}")
+        return 0
+    print(f"wrote {len(written)} images to {a.output}" + (f"; skipped {len(skipped)} unreadable" if skipped else ""))
+    return 2 if skipped else 0  # scripts learn that not everything was done
 
 
 if __name__ == "__main__":

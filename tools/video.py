@@ -176,6 +176,7 @@ class MaskedStylizer:
 
     def __init__(self, model: AdaINModel, styles: list[StyleStats], mask_path: Path, alpha: float) -> None:
         self.model, self.styles, self.alpha = model, styles, alpha
+        probe(mask_path)  # missing, unreadable or frameless: said with its name, before any frame is written
         try:
             self.container = av.open(str(mask_path))
             self.frames = self.container.decode(video=0)
