@@ -7,6 +7,7 @@ app shows a "reconnecting" picture instead of exiting.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ def parse_source(text: str) -> int | str:
 
 def open_capture(source: int | str) -> cv2.VideoCapture:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our own one-line errors instead
+    # FFmpeg's own lines ("[tcp @ 0x...] Connection refused", a broken stream's decode errors) too: the app
+    # reports failures and reconnects itself. Read when a capture opens; a user's own setting wins.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     if isinstance(source, str) and "://" not in source and not Path(source).is_file():
         raise SourceError(f"video source not found: {source}")
     cap = cv2.VideoCapture(source)

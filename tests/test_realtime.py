@@ -122,6 +122,7 @@ def test_source_failing_mid_stream_recovers(tmp_path):
 
 @pytest.mark.parametrize("case,args,msg", [
     ("camera", ["--source", "7"], "cannot open camera 7"),
+    ("stream", ["--source", "rtsp://127.0.0.1:9/none"], "cannot open video source"),  # FFmpeg's own line hushed
     ("style", ["--style", "/nope/starry.jpg"], "image not found"),
     ("notimage", ["--style", str(ROOT / "requirements.txt")], "not a readable image"),
     ("emptydir", ["--style-dir", "EMPTY"], "no images"),
