@@ -3,6 +3,8 @@ weights, and the argparse types that turn a nonsensical number into a usage erro
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 
 import torch
 
@@ -10,51 +12,38 @@ from engines.backends import BACKENDS, PRECISIONS
 from engines.model import AdaINModel
 from engines.weights import WeightsError, resolve
 
-MIN_SIDE = 16  # the encoder pools three times: a smaller picture leaves it a 1x1 map, nothing to stylize
+MIN_SIDE = 16  # 2x2 positions at relu4_1 (three poolings): the least whose features have a spread to normalise
+
+
+def _checked(text: str, parse: Callable[[str], float], ok: Callable[[float], bool], needs: str) -> float:
+    try:
+        value = parse(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError(f"needs {needs}, got {text!r}")
+    return value
 
 
 def count(text: str) -> int:
     """A whole number, at least 1 (pairs, frames, batch sizes): zero of them would measure or make nothing."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"needs a whole number, at least 1, got {text!r}")
-    return n
+    return _checked(text, int, lambda n: n >= 1, "a whole number, at least 1")
 
 
 def positive(text: str) -> float:
-    """A number above 0 (scales, periods)."""
-    try:
-        x = float(text)
-    except ValueError:
-        x = float("nan")
-    if not x > 0 or x == float("inf"):
-        raise argparse.ArgumentTypeError(f"needs a number above 0, got {text!r}")
-    return x
+    """A finite number above 0 (scales, periods)."""
+    return _checked(text, float, lambda x: 0 < x < math.inf, "a number above 0")
 
 
 def pixels(text: str) -> int:
     """A side in pixels (crops, load sizes), at least MIN_SIDE."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < MIN_SIDE:
-        raise argparse.ArgumentTypeError(f"needs a number of pixels, at least {MIN_SIDE}, got {text!r}")
-    return n
+    return _checked(text, int, lambda n: n >= MIN_SIDE, f"a number of pixels, at least {MIN_SIDE}")
 
 
 def image_side(text: str) -> int:
     """A shorter side in pixels: 0 keeps the picture's own size, else at least MIN_SIDE."""
-    if text.strip() == "0":
-        return 0
-    try:
-        return pixels(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"needs 0 (keep the size) or a number of pixels, at least {MIN_SIDE}, "
-                                         f"got {text!r}") from None
+    return _checked(text, int, lambda n: n == 0 or n >= MIN_SIDE,
+                    f"0 (keep the size) or a number of pixels, at least {MIN_SIDE}")
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
