@@ -10,6 +10,7 @@ weights never reuse stale statistics. Blends are arithmetic on the stored vector
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from safetensors.torch import load_file, save_file
 from engines.images import ImageError, bgr_to_tensor, list_images, read_bgr, resize_short
 from engines.model import AdaINModel, StyleStats
 from engines.weights import cache_dir, weights_fingerprint
+
+log = logging.getLogger("realtime")
 
 
 @dataclass
@@ -41,6 +44,7 @@ class StyleBank:
         self.styles: list[Style] = []
         self.index = 0
         self.encoded = 0  # styles encoded by the network (cache misses)
+        self._told: set[Path] = set()  # unreadable files already reported
         for p in paths or []:
             self.add(Path(p))
         if folder is not None:
@@ -76,17 +80,25 @@ class StyleBank:
         return style
 
     def rescan(self) -> list[Style]:
-        """Encode images added to the style folder since the last scan; unreadable ones are skipped."""
+        """Encode images added to the style folder since the last scan; unreadable ones are skipped, once
+        said (a file still being copied in is read again at the next scan)."""
         if self.folder is None:
+            return []
+        try:
+            paths = list_images(self.folder)
+        except ImageError as e:  # the folder went away (a network share, say): keep the styles in hand
+            log.warning("rescan: %s", e)
             return []
         known = {s.path.resolve() for s in self.styles}
         added = []
-        for p in list_images(self.folder):
+        for p in paths:
             if p.resolve() not in known:
                 try:
                     added.append(self.add(p))
-                except ImageError:
-                    continue
+                except ImageError as e:
+                    if p not in self._told:
+                        log.warning("style skipped: %s", e)
+                        self._told.add(p)
         return added
 
     def __len__(self) -> int:

@@ -188,3 +188,133 @@ def test_recording_failures_keep_the_live_loop_running(clip, tmp_path, caplog, m
         gone.rmdir()
         assert live.run() == 4 and live.recorder is None  # every frame still came out
         assert "gone/rec.mp4" in caplog.text and "failed" in caplog.text  # and the user was told
+
+
+def test_key_parsing():
+    assert action_for(ord("3")) == ("select", 2)
+    assert action_for(27) == ("quit", 0)
+    assert action_for(-1) is None and action_for(ord("z")) is None
+    assert parse_script("3:n,3:+,9:space") == {3: ["n", "+"], 9: [" "]}
+    with pytest.raises(ValueError):
+        parse_script("x:n")
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb not installed")
+def test_window_under_xvfb_shows_stylized_frames(clip, tmp_path):
+    disp = ":97"
+    xvfb = subprocess.Popen(["Xvfb", disp, "-screen", "0", "640x480x24"], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        env = dict(os.environ, DISPLAY=disp)
+        r = webcam("--style", STYLE_A, "--source", str(clip), "--size", "64", "--max-frames", "10",
+                   "--keys", "3:h,5:s", "--snapshot-dir", str(tmp_path), env=env)
+        assert r.returncode == 0, r.stderr
+        shots = list(tmp_path.glob("snapshot-*.png"))
+        assert len(shots) == 1
+    finally:
+        xvfb.terminate()
+
+
+def test_moving_frame_is_deterministic():
+    assert np.array_equal(moving_frame(3, 20, 30), moving_frame(3, 20, 30))
+
+
+def test_kiosk_cycles_styles_logs_and_picks_up_new_style_files(clip, tmp_path):
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    shutil.copy(STYLE_A, styles / "a.jpg")
+    shutil.copy(STYLE_B, styles / "b.jpg")
+    (styles / "broken.jpg").write_text("not an image")  # skipped, not fatal
+    stats, log = tmp_path / "s.jsonl", tmp_path / "kiosk.log"
+    proc = subprocess.Popen([sys.executable, "-m", "realtime.webcam", "--style-dir", str(styles), "--source", str(clip),
+                             "--loop", "--kiosk", "--no-display", "--cycle", "0.3", "--size", "48", "--max-frames", "80",
+                             "--keys", "60:d,61:3", "--log-file", str(log), "--stats", str(stats)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while (not stats.exists() or sum(1 for _ in open(stats)) < 20) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    shutil.copy(STYLE_A, styles / "c.png")  # dropped in while running
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    s = read_stats(stats)
+    assert len(s) == 80
+    assert {x["style"] for x in s[:60]} >= {0, 1}  # cycled on its own
+    assert s[61]["style"] == 2  # the new file became style 3 after the rescan key
+    text = log.read_text()
+    assert "rescan: 1 new style(s)" in text and "done: 80 frames" in text
+
+
+def test_blend_and_colour_keys_change_the_output(clip, tmp_path):
+    rec, stats = tmp_path / "rec.mp4", tmp_path / "stats.jsonl"
+    r = webcam("--style", STYLE_A, "--style", STYLE_B, "--source", str(clip), "--size", "64", "--no-display",
+               "--max-frames", "12", "--loop", "--keys", "4:b,6:b,8:c", "--record", str(rec), "--stats", str(stats),
+               "--precision", "fp32", "--model", "lite")
+    assert r.returncode == 0, r.stderr
+    s = read_stats(stats)
+    assert [x["blend"] for x in s] == [None] * 4 + [0.5] * 2 + [0.75] * 6
+    assert [x["color"] for x in s] == [False] * 8 + [True] * 4
+    frames, source = decode_frames(rec), decode_frames(clip)
+    import torch
+
+    from engines.model import AdaINModel, StyleStats
+    from engines.weights import resolve
+
+    # frame 5: the 50/50 blend of the two styles' statistics, rendered offline with the shipped lite weights
+    model = AdaINModel(*resolve("lite")).eval()
+    a, b = (model.encode_style(bgr_to_tensor(resize_short(read_bgr(p), 512))) for p in (STYLE_A, STYLE_B))
+    mix = StyleStats(0.5 * a.mean + 0.5 * b.mean, 0.5 * a.std + 0.5 * b.std)
+    src = cv2.resize(source[(s[5]["seq"] - 1) % len(source)], (88, 64), interpolation=cv2.INTER_AREA)
+    with torch.no_grad():
+        expect = tensor_to_bgr(model.stylize(bgr_to_tensor(src), [mix]))
+        only_a = tensor_to_bgr(model.stylize(bgr_to_tensor(src), [a]))
+    assert np.abs(frames[5].astype(int) - expect).mean() < np.abs(frames[5].astype(int) - only_a).mean()
+    # colour preservation on: the output's mean colour moves towards the source frame's
+    k = 10
+    src_k = cv2.resize(source[(s[k]["seq"] - 1) % len(source)], (88, 64), interpolation=cv2.INTER_AREA)
+    before = cv2.resize(source[(s[7]["seq"] - 1) % len(source)], (88, 64), interpolation=cv2.INTER_AREA)
+    d_on = np.abs(frames[k].reshape(-1, 3).mean(0) - src_k.reshape(-1, 3).mean(0)).sum()
+    d_off = np.abs(frames[7].reshape(-1, 3).mean(0) - before.reshape(-1, 3).mean(0)).sum()
+    assert d_on < d_off
+
+
+def test_style_cache_is_keyed_by_the_weights(tmp_path, monkeypatch):
+    from engines.model import AdaINModel
+    from engines.vgg import VGG16, Decoder, Encoder
+    from realtime.style_bank import StyleBank
+
+    monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path))
+    torch.manual_seed(0)
+    model = AdaINModel(Encoder(VGG16), Decoder(VGG16)).eval()
+    assert StyleBank(model, [STYLE_A], style_size=64).encoded == 1
+    assert StyleBank(model, [STYLE_A], style_size=64).encoded == 0  # same weights: from the cache
+    other = AdaINModel(Encoder(VGG16), Decoder(VGG16)).eval()  # new random weights
+    assert StyleBank(other, [STYLE_A], style_size=64).encoded == 1  # never the old statistics
+
+
+def test_style_folder_rescan_reports_a_bad_file_once_and_survives_the_folder_going(tmp_path, monkeypatch, caplog):
+    from engines.model import AdaINModel
+    from engines.vgg import LITE, Decoder, Encoder
+    from realtime.style_bank import StyleBank
+
+    monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    shutil.copy(STYLE_A, folder / "a.jpg")
+    (folder / "b.jpg").write_bytes(b"half-copied")
+    bank = StyleBank(AdaINModel(Encoder(LITE), Decoder(LITE)).eval(), folder=folder, style_size=64)
+    assert len(bank) == 1
+    assert bank.rescan() == []
+    assert caplog.text.count("style skipped") == 1  # said once, not at every scan
+    shutil.copy(STYLE_B, folder / "b.jpg")  # the copy finished
+    assert [s.name for s in bank.rescan()] == ["b"]
+    shutil.rmtree(folder)
+    assert bank.rescan() == [] and len(bank) == 2 and "rescan: not a folder" in caplog.text
+
+
+def test_live_processing_size_never_enlarges_by_default():
+    from realtime.webcam import processing_size
+
+    assert processing_size(None, (480, 640)) == (480, 640)
+    assert processing_size(None, (1080, 1920)) == (512, 912)
+    assert processing_size(256, (480, 640)) == (256, 344)
+    assert processing_size((320, 240), (480, 640)) == (240, 320)
