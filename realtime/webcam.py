@@ -59,7 +59,7 @@ def open_display(enabled: bool, fullscreen: bool) -> Display:
 
 
 def check_folder_of(path: Path | None, what: str) -> None:
-    """A file the run will write (stats, log) must have a folder to go in, or the run would die at its first line."""
+    """A file the run will write must have a folder to go in, or the run would die at its first frame."""
     if path is not None and not path.resolve().parent.is_dir():
         raise ValueError(f"cannot write the {what} {path}: folder {path.resolve().parent} does not exist")
 
@@ -101,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_grad_enabled(False)
     capture = None
     try:
-        check_folder_of(a.log_file, "log file")
-        setup_logging(a.kiosk, a.log_file)
+        try:
+            setup_logging(a.kiosk, a.log_file)
+        except OSError as e:  # no folder, or a kiosk started where it may not write its kiosk.log
+            raise ValueError(f"cannot write the log file {e.filename}: {e.strerror}") from None
         check_folder_of(a.stats, "stats file")
         if not a.snapshot_dir.is_dir():
             raise ValueError(f"snapshot folder not found: {a.snapshot_dir}")
