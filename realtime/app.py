@@ -75,7 +75,6 @@ class LiveApp:
         self.show_help = False
         self.frozen: tuple[np.ndarray, np.ndarray] | None = None
         self.recorder: LiveRecorder | None = None
-        self.record_path = cfg.record
         self.model_rate, self.display_rate = Rate(), Rate()
         self.frames_out = 0
         self.errors = 0
@@ -148,17 +147,20 @@ class LiveApp:
 
     def toggle_recording(self) -> None:
         if self.recorder is not None:
-            frames = self.recorder.close()
-            log.info("recording stopped: %d frames in %s", frames, self.record_path)
-            self.recorder = None
+            self._end_recording("stopped")
             return
-        self.record_path = free_path(self.cfg.record or Path(time.strftime("recording-%Y%m%d-%H%M%S.mp4")))
+        path = free_path(self.cfg.record or Path(time.strftime("recording-%Y%m%d-%H%M%S.mp4")))
         try:
-            self.recorder = LiveRecorder(self.record_path, self.width, self.height, time.monotonic())
+            self.recorder = LiveRecorder(path, self.width, self.height, time.monotonic())
         except RecorderError as e:  # the live view matters more than the recording: say so and go on
             log.error("%s; not recording", e)
             return
-        log.info("recording to %s (%dx%d)", self.record_path, self.width, self.height)
+        log.info("recording to %s (%dx%d)", path, self.width, self.height)
+
+    def _end_recording(self, how: str) -> None:
+        frames = self.recorder.close()
+        log.info("recording %s: %d frames in %s", how, frames, self.recorder.path)
+        self.recorder = None
 
     # --- loop --------------------------------------------------------------------------------------------
     def _resize(self, image: np.ndarray) -> np.ndarray:
@@ -271,9 +273,7 @@ class LiveApp:
 
     def close(self) -> None:
         if self.recorder is not None:
-            frames = self.recorder.close()
-            log.info("recording saved: %d frames in %s", frames, self.record_path)
-            self.recorder = None
+            self._end_recording("saved")
         if self._stats is not None:
             self._stats.close()
             self._stats = None

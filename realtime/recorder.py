@@ -137,6 +137,7 @@ class LiveRecorder:
 
     def __init__(self, path: Path, width: int, height: int, start: float) -> None:
         self.writer = VideoWriter(path, width, height, time_base=Fraction(1, 1000))
+        self.path = self.writer.path
         self.start = start
 
     def write(self, frame: np.ndarray, now: float) -> None:
