@@ -128,13 +128,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, TrainConfig, str]:
                    help="autocast precision (auto: fp16 on CUDA, fp32 on CPU)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     p.add_argument("--export", help="write the trained encoder/decoder as fp16 safetensors here at each checkpoint")
+    p.add_argument("--init", help="decoder stage: start from these lite decoder weights when --out holds no "
+                                  "checkpoint (e.g. engines/weights/lite_decoder.safetensors to fine-tune it)")
     a = p.parse_args(argv)
+    if a.init and a.stage == "encoder":
+        p.error("--init applies to the decoder stage only")
     lr = a.lr if a.lr is not None else (2e-3 if a.stage == "encoder" else 1e-4)
     cfg = TrainConfig(
         content_dir=a.content, style_dir=a.style, out_dir=a.out, iters=a.iters, batch=a.batch, crop=a.crop,
         load_size=a.load_size, lr=lr, lr_decay=a.lr_decay, style_weight=a.style_weight,
         identity_weight=a.identity_weight, warmup=a.warmup, save_every=a.save_every, seed=a.seed, device=a.device,
-        threads=a.threads, export=a.export, precision=a.precision, layout="lite",
+        threads=a.threads, export=a.export, precision=a.precision, layout="lite", init=a.init,
     )
     return a.stage, cfg, a.encoder
 
@@ -158,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         def export() -> None:
             save_net(module, Path(cfg.export), meta | {"iterations": str(trainer.iter)})
 
-        fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every, export if cfg.export else None)
+        start = (lambda: trainer.init_decoder(Path(cfg.init))) if cfg.init else None
+        fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every, export if cfg.export else None, start)
 
     return guarded(work)
 
