@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -30,6 +32,11 @@ def count(text: str) -> int:
     return _checked(text, int, lambda n: n >= 1, "a whole number, at least 1")
 
 
+def whole(text: str) -> int:
+    """A whole number, 0 or more (0 turns a step off, as --warmup 0 or --e2e-frames 0)."""
+    return _checked(text, int, lambda n: n >= 0, "a whole number, 0 or more")
+
+
 def positive(text: str) -> float:
     """A finite number above 0 (scales, periods)."""
     return _checked(text, float, lambda x: 0 < x < math.inf, "a number above 0")
@@ -46,19 +53,46 @@ def image_side(text: str) -> int:
                     f"0 (keep the size) or a number of pixels, at least {MIN_SIDE}")
 
 
+def device(text: str) -> str:
+    """auto, cpu, cuda or cuda:N. CUDA asked for where torch has none (a CPU-only wheel, no driver) is a
+    usage error here rather than a traceback from the first tensor moved there."""
+    m = re.fullmatch(r"auto|cpu|cuda(?::(\d+))?", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"needs auto, cpu, cuda or cuda:N, got {text!r}")
+    if text.startswith("cuda"):
+        if not torch.cuda.is_available():
+            build = "" if torch.version.cuda else "; this torch is a CPU-only build"
+            raise argparse.ArgumentTypeError(f"{text!r}: no CUDA GPU is usable here{build}")
+        if m.group(1) and int(m.group(1)) >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return text
+
+
+def resolve_device(name: str) -> str:
+    """'auto' is the GPU when there is one."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def check_folder_of(path: Path | None, what: str) -> None:
+    """A file the run will write must have a folder to go in, or the run would die after its work."""
+    if path is not None and not path.resolve().parent.is_dir():
+        raise ValueError(f"cannot write the {what} {path}: folder {path.resolve().parent} does not exist")
+
+
 def add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=("auto",) + BACKENDS,
                    help="inference backend (default auto: TensorRT on a GPU; on a CPU the fastest measured here)")
     p.add_argument("--precision", default="auto", choices=("auto",) + PRECISIONS,
                    help="auto: fp16 on a GPU, bf16 on CPUs with native bf16, else fp32")
     p.add_argument("--fp16", action="store_true", help="shorthand for --precision fp16 (CUDA only)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--device", type=device, default="auto", help="auto, cpu or cuda[:N] (default auto)")
 
 
 def engine_options(a: argparse.Namespace) -> tuple[str, str, str]:
     """(backend, precision, device) as the user asked; `choose_backend` resolves 'auto'."""
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
-    return a.backend, "fp16" if a.fp16 else a.precision, device
+    return a.backend, "fp16" if a.fp16 else a.precision, resolve_device(a.device)
 
 
 MODELS = ("auto", "full", "lite")

@@ -11,7 +11,9 @@ import torch
 
 from engines.backends import BackendError, choose_backend, make_stylizer
 from engines.images import ImageError, list_images
-from engines.options import add_engine_args, add_model_args, count, engine_options, image_side, load_model, positive
+from engines.options import (
+    add_engine_args, add_model_args, check_folder_of, count, engine_options, image_side, load_model, positive,
+)
 from engines.weights import WeightsError
 from realtime.app import AppConfig, LiveApp, setup_logging
 from realtime.capture import CaptureThread, SourceError, parse_source
@@ -56,12 +58,6 @@ def open_display(enabled: bool, fullscreen: bool) -> Display:
         raise ValueError(str(e)) from None
     except cv2.error:
         raise ValueError("cannot open a window; use --no-display") from None
-
-
-def check_folder_of(path: Path | None, what: str) -> None:
-    """A file the run will write must have a folder to go in, or the run would die at its first frame."""
-    if path is not None and not path.resolve().parent.is_dir():
-        raise ValueError(f"cannot write the {what} {path}: folder {path.resolve().parent} does not exist")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,9 @@ import argparse
 
 import pytest
 
-from engines.options import MIN_SIDE, count, image_side, pixels, positive
+import torch
+
+from engines.options import MIN_SIDE, count, device, image_side, pixels, positive, whole
 
 
 @pytest.mark.parametrize("text,value", [("1", 1), ("12", 12)])
@@ -45,6 +47,38 @@ def test_pixels_has_no_keep_the_size_zero(text):
         pixels(text)
 
 
+@pytest.mark.parametrize("text,value", [("0", 0), ("3", 3)])
+def test_whole_takes_zero_too(text, value):
+    assert whole(text) == value
+
+
+@pytest.mark.parametrize("text", ["-1", "1.5", "none"])
+def test_whole_refuses_the_rest(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="0 or more"):
+        whole(text)
+
+
+@pytest.mark.parametrize("text", ["auto", "cpu"])
+def test_device_takes_auto_and_cpu(text):
+    assert device(text) == text
+
+
+@pytest.mark.parametrize("text", ["gpu", "cuda0", "cuda:x", "CPU", ""])
+def test_device_refuses_unknown_names(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="auto, cpu, cuda or cuda:N"):
+        device(text)
+
+
+def test_device_refuses_cuda_where_torch_has_none():
+    if torch.cuda.is_available():
+        with pytest.raises(argparse.ArgumentTypeError, match="CUDA GPU"):
+            device(f"cuda:{torch.cuda.device_count()}")  # one past the last
+        assert device("cuda") == "cuda"
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match="no CUDA GPU is usable here"):
+            device("cuda")
+
+
 @pytest.mark.parametrize("tool,args", [
     ("tools.stylize", ["--content", "c.jpg", "--style", "s.jpg", "-o", "o.png", "--size", "-5"]),
     ("tools.video", ["in.mp4", "-o", "o.mp4", "--style", "s.jpg", "--scale", "0"]),
@@ -57,6 +91,14 @@ def test_pixels_has_no_keep_the_size_zero(text):
     ("tools.distill", ["decoder", "--content", "c", "--style", "s", "--out", "o", "--save-every", "0"]),
     ("tools.export_onnx", ["-o", "x.onnx", "--batch", "0"]),
     ("tools.bench", ["--seconds", "0"]),
+    ("tools.bench", ["--sizes", "256,abc"]),
+    ("tools.bench", ["--backends", "eager,fast"]),
+    ("tools.bench", ["--precisions", "fp8"]),
+    ("tools.bench", ["--e2e-frames", "-3"]),
+    ("tools.bench", ["--device", "gpu"]),
+    ("tools.train", ["--content", "c", "--style", "s", "--out", "o", "--warmup", "-1"]),
+    ("tools.train", ["--content", "c", "--style", "s", "--out", "o", "--device", "nope"]),
+    ("realtime.webcam", ["--style", "s.jpg", "--device", "cuda:x"]),
 ])
 def test_commands_refuse_nonsense_numbers_as_usage_errors(tool, args, capsys):
     import importlib
@@ -64,3 +106,15 @@ def test_commands_refuse_nonsense_numbers_as_usage_errors(tool, args, capsys):
     with pytest.raises(SystemExit) as e:
         importlib.import_module(tool).main(args)
     assert e.value.code == 2 and "error: argument" in capsys.readouterr().err
+
+
+def test_bench_refuses_what_cannot_run_here_and_a_missing_folder_before_any_work(tmp_path, capsys):
+    from tools.bench import main
+
+    assert main(["--backends", "tensorrt", "--device", "cpu", "--sizes", "32"]) == 2
+    assert "not available on cpu" in capsys.readouterr().err
+    assert main(["--backends", "onnx", "--precisions", "bf16", "--device", "cpu"]) == 2
+    assert "eager backend" in capsys.readouterr().err
+    table = tmp_path / "missing" / "b.md"
+    assert main(["--sizes", "32", "--append", str(table)]) == 2
+    assert "does not exist" in capsys.readouterr().err and not table.parent.exists()

@@ -22,6 +22,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,13 +30,44 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from engines.backends import BackendError, available_backends, choose_backend, cpu_has_bf16, make_stylizer  # noqa: E402
+from engines.backends import (  # noqa: E402
+    BACKENDS, PRECISIONS, BackendError, available_backends, choose_backend, cpu_has_bf16, make_stylizer,
+)
 from engines.graph import padded_size  # noqa: E402
 from engines.model import AdaINModel, StyleStats  # noqa: E402
-from engines.options import MODELS, count, load_model, model_choice, positive  # noqa: E402
+from engines.options import (  # noqa: E402
+    MIN_SIDE, MODELS, check_folder_of, count, device, load_model, model_choice, positive, resolve_device, whole,
+)
 from engines.weights import WeightsError  # noqa: E402
 
 SIZES = {"256": (256, 256), "512": (512, 512), "480p": (480, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
+
+
+def frame_size(name: str) -> tuple[int, int]:
+    """(height, width) of a named size, or of an N x N square."""
+    if name in SIZES:
+        return SIZES[name]
+    if name.isdigit() and int(name) >= MIN_SIDE:
+        return int(name), int(name)
+    raise argparse.ArgumentTypeError(f"needs {', '.join(SIZES)} or a side of at least {MIN_SIDE} pixels, got {name!r}")
+
+
+def listed(check: Callable[[str], object]) -> Callable[[str], list[str]]:
+    """An argparse type for a comma list whose every item passes `check` (which raises ArgumentTypeError)."""
+    def parse(text: str) -> list[str]:
+        items = list(dict.fromkeys(text.split(",")))
+        for item in items:
+            check(item)
+        return items
+    return parse
+
+
+def one_of(names: tuple[str, ...]) -> Callable[[str], str]:
+    def check(item: str) -> str:
+        if item not in names:
+            raise argparse.ArgumentTypeError(f"needs one or more of {', '.join(names)}, got {item!r}")
+        return item
+    return check
 
 
 @dataclass
@@ -111,7 +143,7 @@ def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, 
 
 def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, precision: str, seconds: float, min_runs: int,
           e2e_frames: int, style_path: Path) -> Result:
-    h, w = SIZES[size] if size in SIZES else (int(size), int(size))
+    h, w = frame_size(size)
     t0 = time.perf_counter()
     stylizer = make_stylizer(model, backend, h, w, device=device, precision=precision)
     build = time.perf_counter() - t0
@@ -174,42 +206,50 @@ def table(results: list[Result]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Benchmark stylization backends side by side (model-only and end-to-end).",
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--backends", default="all", help="comma list, or 'all' available here (default)")
-    p.add_argument("--sizes", default="256,512",
+    p.add_argument("--backends", default=["all"], type=listed(one_of(("all",) + BACKENDS)),
+                   help="comma list, or 'all' available here (default)")
+    p.add_argument("--sizes", default=["256", "512"], type=listed(frame_size),
                    help="comma list of 256, 512, 480p (640x480), 720p, 1080p or N (default 256,512)")
-    p.add_argument("--model", default="auto",
+    p.add_argument("--model", default=["auto"], type=listed(one_of(MODELS)),
                    help="comma list of full, lite, or auto (lite without a CUDA GPU, full with one; default)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--precisions", default="auto",
+    p.add_argument("--device", type=device, default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--precisions", default=["auto"], type=listed(one_of(("auto",) + PRECISIONS)),
                    help="comma list of auto, fp32, fp16, bf16 tried for each backend where it applies (default auto)")
     p.add_argument("--seconds", type=positive, default=5.0, help="time per model-only measurement (default 5)")
     p.add_argument("--min-runs", type=count, default=5, help="at least this many timed calls (default 5)")
-    p.add_argument("--e2e-frames", type=int, default=20, help="frames of the end-to-end loop (0 skips it)")
+    p.add_argument("--e2e-frames", type=whole, default=20,
+                   help="frames of the end-to-end loop (default 20; 0 skips it)")
     p.add_argument("--rounds", type=count, default=1, help="repeat the whole sweep, interleaved, and keep medians")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--append", type=Path, help="append the table to this Markdown file (e.g. BENCHMARKS.md)")
     p.add_argument("--note", default="", help="a line of context stored with the appended table")
     a = p.parse_args(argv)
     torch.set_grad_enabled(False)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
-    backends = available_backends(device) if a.backends == "all" else a.backends.split(",")
+    try:
+        check_folder_of(a.append, "benchmark table")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    dev = resolve_device(a.device)
+    backends = available_backends(dev) if "all" in a.backends else a.backends
     combos = []
     for b in backends:
-        for prec in a.precisions.split(","):
+        refusals = []
+        for prec in a.precisions:
             try:
-                combos.append((b, choose_backend(b, device, prec)[1]))
-            except BackendError:
-                continue  # e.g. bf16 is eager-only
+                combos.append((b, choose_backend(b, dev, prec)[1]))
+            except BackendError as e:
+                refusals.append(str(e))  # e.g. bf16 is eager-only: other precisions may still run
+        if len(refusals) == len(a.precisions):  # nothing asked for can run on this backend here
+            print(f"error: {refusals[0]}", file=sys.stderr)
+            return 2
     combos = list(dict.fromkeys(combos))
     models = {}
-    for m in dict.fromkeys(a.model.split(",")):
-        if m not in MODELS:
-            print(f"error: unknown model {m!r}; choose from {', '.join(MODELS)}", file=sys.stderr)
-            return 2
+    for m in a.model:
         ns = argparse.Namespace(model=m, model_weights="default", vgg=None, decoder=None)
-        name = "lite" if model_choice(ns, device)[0] == "lite" else "full"
+        name = "lite" if model_choice(ns, dev)[0] == "lite" else "full"
         try:
-            models[name] = load_model(ns, device)[0]
+            models[name] = load_model(ns, dev)[0]
         except WeightsError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -217,9 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[tuple[str, str], list[Result]] = {}
     try:
         for _ in range(a.rounds):
-            for size in a.sizes.split(","):
+            for size in a.sizes:
                 for (name, model), (b, prec) in itertools.product(models.items(), combos):
-                    r = bench(model, name, b, size, device, prec, a.seconds, a.min_runs, a.e2e_frames, style_path)
+                    r = bench(model, name, b, size, dev, prec, a.seconds, a.min_runs, a.e2e_frames, style_path)
                     runs.setdefault((name, b, prec, size), []).append(r)
                     print(f"{name:8s} {b:12s} {size:6s} {r.model_fps:8.2f} fps model  "
                           f"{(r.e2e_fps or 0):8.2f} fps end-to-end", file=sys.stderr)
@@ -237,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.append:
         cmd = "python tools/bench.py " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
         with open(a.append, "a") as f:
-            f.write(f"\n## {time.strftime('%Y-%m-%d')} - {device}\n\n")
+            f.write(f"\n## {time.strftime('%Y-%m-%d')} - {dev}\n\n")
             f.write(f"- machine: {machine()}\n- versions: {versions()}\n- command: `{cmd}`\n")
             if a.note:
                 f.write(f"- note: {a.note}\n")

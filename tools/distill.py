@@ -29,7 +29,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from engines.adain import adain, mean_std  # noqa: E402
-from engines.options import count, pixels  # noqa: E402
+from engines.options import count, device, pixels, whole  # noqa: E402
 from engines.vgg import LITE, Decoder, Encoder  # noqa: E402
 from engines.weights import LITE_ENCODER, lite_encoder, save_net  # noqa: E402
 from tools.train import TrainConfig, Trainer, fit, guarded  # noqa: E402
@@ -119,11 +119,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, TrainConfig, str]:
     p.add_argument("--style-weight", type=float, default=10.0, help="decoder stage: lambda (default 10)")
     p.add_argument("--identity-weight", type=float, default=0.0,
                    help="decoder stage: weight of |g(f(c)) - c| (see tools/train.py; default 0)")
-    p.add_argument("--warmup", type=int, default=0,
+    p.add_argument("--warmup", type=whole, default=0,
                    help="decoder stage: first iterations train reconstruction only (no teacher; cheap)")
     p.add_argument("--save-every", type=count, default=250, help="checkpoint interval in iterations")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--device", type=device, default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="autocast precision (auto: fp16 on CUDA, fp32 on CPU)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")

@@ -20,7 +20,7 @@ import torch  # noqa: E402
 
 from engines.backends import EngineSpec, export_onnx  # noqa: E402
 from engines.graph import FrameGraph  # noqa: E402
-from engines.options import add_model_args, count, load_model  # noqa: E402
+from engines.options import add_model_args, check_folder_of, count, load_model  # noqa: E402
 from engines.weights import WeightsError  # noqa: E402
 
 
@@ -41,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     torch.set_grad_enabled(False)
     try:
-        if not a.output.resolve().parent.is_dir():
-            raise ValueError(f"output folder does not exist: {a.output.resolve().parent}")
+        check_folder_of(a.output, "ONNX file")
         model, _ = load_model(a, "cpu")
         h, w = a.size
         graph = FrameGraph(model, h, w).eval()

@@ -28,7 +28,7 @@ from torch import nn  # noqa: E402
 from engines.adain import adain, mean_std  # noqa: E402
 from engines.images import ImageError, list_images, read_bgr, resize_short  # noqa: E402
 from engines.losses import adain_losses, layer_scales  # noqa: E402
-from engines.options import count, pixels  # noqa: E402
+from engines.options import count, device, pixels, resolve_device, whole  # noqa: E402
 from engines.vgg import LAYOUTS, Decoder, Encoder  # noqa: E402
 from engines.weights import WeightsError, load_decoder, save_net, vgg16_encoder  # noqa: E402
 
@@ -89,12 +89,6 @@ class ImagePool:
         return out
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 class Trainer:
     """One decoder, one fixed encoder, Adam; `step()` runs one iteration of the paper's recipe."""
 
@@ -103,7 +97,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, encoder: Encoder | None = None) -> None:
         self.cfg = cfg
-        self.device = pick_device(cfg.device)
+        self.device = torch.device(resolve_device(cfg.device))
         self.encoder = (encoder if encoder is not None else vgg16_encoder()).to(self.device).eval()
         self.encoder.requires_grad_(False)
         torch.manual_seed(cfg.seed)
@@ -305,11 +299,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--identity-weight", type=float, default=0.0,
                    help="weight of the identity loss |g(f(c)) - c| (SANet, Park & Lee 2019); 0 (default) = the "
                         "AdaIN paper's recipe; helps a short training keep structure")
-    p.add_argument("--warmup", type=int, default=0,
+    p.add_argument("--warmup", type=whole, default=0,
                    help="first iterations train reconstruction |g(f(c)) - c| only (cheap; default 0)")
     p.add_argument("--save-every", type=count, default=500, help="checkpoint interval in iterations")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (auto: cuda when available)")
+    p.add_argument("--device", type=device, default="auto", help="auto, cpu or cuda[:N] (auto: cuda when available)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="autocast precision of decoder and loss network (auto: fp16 on CUDA, fp32 on CPU)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
