@@ -52,3 +52,41 @@ def test_alpha_outside_the_unit_interval_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["--content-dir", str(tmp_path), "--style-dir", str(tmp_path), "--alpha", "1.5"])
     assert e.value.code == 2 and "--alpha must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_unreadable_files_cost_their_pairs_not_the_draw(tmp_path):
+    from engines.images import ImageError
+    from tools.quality import readable_pairs
+
+    for kind, seed in (("content", 3), ("style", 9)):
+        (tmp_path / kind).mkdir()
+        cv2.imwrite(str(tmp_path / kind / "a.png"), make_photo(40, 48, seed=seed))
+    (tmp_path / "content" / "b.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "empty").mkdir()
+    pairs = sample_pairs(str(tmp_path / "content"), str(tmp_path / "style"), 8, seed=0)
+    kept, skipped = readable_pairs(pairs)
+    assert kept == [p for p in pairs if p[0].name == "a.png"] and 0 < len(kept) < len(pairs)  # same draw, filtered
+    assert skipped == [f"not a readable image: {tmp_path / 'content' / 'b.jpg'}"]
+    with pytest.raises(ImageError, match="none of the 1 pairs"):
+        readable_pairs([(tmp_path / "content" / "b.jpg", tmp_path / "style" / "a.png")])
+    with pytest.raises(ImageError, match="no images in"):
+        sample_pairs(str(tmp_path / "empty"), str(tmp_path / "style"), 1)
+
+
+def test_cli_reports_a_skipped_file_and_exits_2_after_measuring_the_rest(tmp_path, capsys):
+    from tools.quality import main
+
+    for kind, seed in (("content", 3), ("style", 9)):
+        (tmp_path / kind).mkdir()
+        cv2.imwrite(str(tmp_path / kind / "a.png"), make_photo(40, 48, seed=seed))
+    (tmp_path / "style" / "b.png").write_bytes(b"")
+    args = ["--content-dir", str(tmp_path / "content"), "--style-dir", str(tmp_path / "style"), "--pairs", "6",
+            "--size", "32", "--model", "lite", "--seed", "2"]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("skipped: not a readable image") == 1 and "b.png" in captured.err
+    assert "[lite] mean over" in captured.out and "b.png" not in captured.out
+    # a contact sheet that cannot be written is refused before any work
+    assert main(args + ["--sheet", str(tmp_path / "nope" / "sheet.jpg")]) == 2
+    captured = capsys.readouterr()
+    assert "output folder does not exist" in captured.err and "mean over" not in captured.out

@@ -28,7 +28,7 @@ from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short, te
 from engines.losses import adain_losses, layer_scales  # noqa: E402
 from engines.model import AdaINModel, pad_to_multiple  # noqa: E402
 from engines.options import count, image_side  # noqa: E402
-from tools.quality import Quality, measure, sample_pairs  # noqa: E402
+from tools.quality import Quality, measure, readable_pairs, sample_pairs  # noqa: E402
 
 
 def optimise_pixels(
@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = AdaINModel(*resolve("default", decoder=a.decoder)).eval()
         model.encoder.requires_grad_(False)
-        pairs = sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed)
+        pairs, skipped = readable_pairs(sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed))
+        for message in skipped:
+            print(f"skipped: {message}", file=sys.stderr)
         rows: list[tuple[Quality, dict[int, Quality]]] = []
         for c_path, s_path in pairs:
             c = resize_short(read_bgr(c_path), a.size)
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     for k in marks:
         print(f"  pixels after {k:4d} steps: {np.mean([o[k].style_ratio for _, o in rows]):.3f} / "
               f"{np.mean([o[k].structure for _, o in rows]):.3f}")
-    return 0
+    return 2 if skipped else 0
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from engines.adain import mean_std  # noqa: E402
 from engines.images import (  # noqa: E402
-    ImageError, bgr_to_tensor, list_images, read_bgr, resize_short, tensor_to_bgr, write_bgr,
+    ImageError, bgr_to_tensor, check_writable_image, list_images, read_bgr, resize_short, tensor_to_bgr, write_bgr,
 )
 from engines.losses import style_layer_losses  # noqa: E402
 from engines.model import AdaINModel, pad_to_multiple  # noqa: E402
@@ -102,7 +102,25 @@ def evaluate_pairs(
 def sample_pairs(content_dir: str, style_dir: str, n: int, seed: int = 0) -> list[tuple[Path, Path]]:
     rng = random.Random(seed)
     cs, ss = list_images(content_dir), list_images(style_dir)
+    for folder, found in ((content_dir, cs), (style_dir, ss)):
+        if not found:
+            raise ImageError(f"no images in {folder}")
     return [(rng.choice(cs), rng.choice(ss)) for _ in range(n)]
+
+
+def readable_pairs(pairs: list[tuple[Path, Path]]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(the pairs whose images both decode, one message per file that does not): one bad file in a folder
+    of hundreds costs its pairs, not the run. The draw itself is unchanged, so a seed keeps its pairs."""
+    bad: dict[Path, str] = {}
+    for path in dict.fromkeys(x for pair in pairs for x in pair):
+        try:
+            read_bgr(path)
+        except ImageError as e:
+            bad[path] = str(e)
+    kept = [pair for pair in pairs if not (set(pair) & bad.keys())]
+    if not kept:
+        raise ImageError(f"none of the {len(pairs)} pairs drawn is readable ({next(iter(bad.values()))})")
+    return kept, list(bad.values())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         names = list(dict.fromkeys(a.model.split(",")))
         if any(n not in ("full", "lite") for n in names) or (a.decoder and len(names) > 1):
             p.error("--model takes full, lite or full,lite (--decoder with one model only)")
-        pairs = sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed)
+        if a.sheet:
+            check_writable_image(a.sheet)
+        pairs, skipped = readable_pairs(sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed))
+        for message in skipped:
+            print(f"skipped: {message}", file=sys.stderr)
         results: dict[str, list[Quality]] = {}
         sheet: list[list[np.ndarray]] = []
         for name in names:
@@ -167,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(results) == 2:
         full, lite = (np.mean([q.style_ratio for q in results[n]]) for n in ("full", "lite"))
         print(f"lite / full style ratio: {lite / full:.2f}")
-    return 0
+    return 2 if skipped else 0
 
 
 if __name__ == "__main__":
