@@ -104,8 +104,23 @@ def conv_gflop(model: AdaINModel, height: int, width: int) -> float:
     return total / 1e9
 
 
+def reset_peak_rss() -> None:
+    """Linux resets the process's peak resident size (VmHWM) when 5 is written to clear_refs, so each row
+    reports its own peak rather than the largest of the sweep so far."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere: the peak since start
 
 
 def time_model(stylizer, style: StyleStats, frames: np.ndarray, seconds: float, min_runs: int) -> list[float]:
@@ -144,6 +159,7 @@ def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, 
 def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, precision: str, seconds: float, min_runs: int,
           e2e_frames: int, style_path: Path) -> Result:
     h, w = frame_size(size)
+    reset_peak_rss()
     t0 = time.perf_counter()
     stylizer = make_stylizer(model, backend, h, w, device=device, precision=precision)
     build = time.perf_counter() - t0
