@@ -23,6 +23,7 @@ from torch import Tensor
 
 from engines.graph import FrameGraph
 from engines.model import AdaINModel, StyleStats
+from engines.vgg import LITE
 from engines.weights import cache_dir, weights_fingerprint
 
 BACKENDS = ("eager", "torchscript", "onnx", "tensorrt")
@@ -298,12 +299,47 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     tmp.replace(path)
 
 
+# Peak bytes of one CPU frame beyond the loaded model, per pixel and per channel of the model's widest
+# full-resolution layer (64 full, 16 lite), measured at 1024x1024 on the 2-core CPU here, the lower of the
+# two models (BENCHMARKS.md, 2026-11-23): an estimate that errs towards letting a run try.
+CPU_BYTES_PER_PIXEL_CHANNEL = {"eager": 10, "torchscript": 16, "onnx": 39}
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel says a new allocation can have (Linux MemAvailable); None where unknown."""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(model: AdaINModel, backend: str, height: int, width: int, batch: int = 1,
+                 device: str = "cpu") -> None:
+    """Refuse a frame size that cannot fit in free memory. A CPU process past the RAM is killed outright
+    by Linux (no message, a video half written), so this is asked before the first frame. CUDA runs out
+    with an exception instead and is not estimated here."""
+    if device.startswith("cuda"):
+        return
+    free = available_memory()
+    need = CPU_BYTES_PER_PIXEL_CHANNEL.get(backend, 10) * model.encoder.channels[0] * height * width * batch
+    if free is not None and need > free:
+        raise BackendError(f"a {width}x{height} frame{f' batch of {batch}' if batch > 1 else ''} needs about "
+                           f"{need / 2**30:.1f} GB on the {backend} backend and {free / 2**30:.1f} GB are free: "
+                           "use a smaller size (--size, --scale)"
+                           + ("" if model.encoder.layout == LITE else ", the lite model")
+                           + ("" if backend == "eager" else ", or --backend eager (about a quarter of that)"))
+
+
 def make_stylizer(
     model: AdaINModel, backend: str, height: int, width: int, batch: int = 1, device: str = "cpu",
     precision: str = "auto",
 ) -> Stylizer:
     """Build (or load from the cache) an engine for frames of (batch, height, width)."""
     name, precision, why = choose_backend(backend, device, precision, height * width)
+    check_memory(model, name, height, width, batch, device)
     spec = EngineSpec(name, height, width, batch, device, precision, model.encoder.channels[-1])
     model = model.eval()
     path = cache_dir() / "engines" / f"{name}-{cache_key(spec, weights_fingerprint(model))}{_SUFFIX[name]}"

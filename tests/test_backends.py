@@ -170,3 +170,18 @@ def test_export_onnx_tool(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "max difference to PyTorch" in r.stdout and out.stat().st_size > 1_000_000
+
+
+def test_a_frame_too_large_for_free_memory_is_refused_before_it_is_built(random_model_scaled, monkeypatch):
+    free = B.available_memory()
+    assert free is None or free > 0
+    monkeypatch.setattr(B, "available_memory", lambda: 200 * 2**20)  # a machine with 200 MB free
+    B.check_memory(random_model_scaled, "onnx", 64, 64)  # 10 MB: fine
+    with pytest.raises(B.BackendError, match=r"a 2000x1000 frame needs about 4\.6 GB on the onnx backend and "
+                                             r"0\.2 GB are free.*--backend eager"):
+        B.make_stylizer(random_model_scaled, "onnx", 1000, 2000)
+    with pytest.raises(B.BackendError, match="batch of 8"):
+        B.check_memory(random_model_scaled, "eager", 256, 256, batch=8)  # 336 MB
+    B.check_memory(random_model_scaled, "eager", 256, 256, batch=8, device="cuda")  # CUDA raises its own error
+    monkeypatch.setattr(B, "available_memory", lambda: None)  # unknown: let it try
+    B.check_memory(random_model_scaled, "onnx", 4000, 4000)

@@ -116,3 +116,20 @@ def test_bad_input_one_line_exit_2(tmp_path, case):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert not (tmp_path / "o.png").exists()
+
+
+def test_an_image_too_large_for_free_memory_is_skipped_in_a_folder_and_an_error_alone(tmp_path, capsys, monkeypatch):
+    from engines import backends
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "big.png"), make_photo(600, 800, seed=1))
+    cv2.imwrite(str(folder / "small.png"), make_photo(40, 56, seed=3))
+    monkeypatch.setattr(backends, "available_memory", lambda: 20 * 2**20)  # the lite model's 600x800 needs 73 MB
+    args = ["--style", STYLE, "--size", "0", "--style-size", "64", "--model", "lite"]
+    assert stylize.main(args + ["--content", str(folder), "--output", str(tmp_path / "out")]) == 2
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["small.png"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("skipped: a 800x600 frame needs about 0.1 GB on the eager backend")
+    assert stylize.main(args + ["--content", str(folder / "big.png"), "--output", str(tmp_path / "big.png")]) == 2
+    assert capsys.readouterr().err.startswith("error: a 800x600 frame") and not (tmp_path / "big.png").exists()

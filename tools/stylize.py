@@ -18,6 +18,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from engines.backends import BackendError, check_memory  # noqa: E402
 from engines.adain import check_weights  # noqa: E402
 from engines.color import METHODS, coral, luminance_transfer  # noqa: E402
 from engines.images import (  # noqa: E402
@@ -141,7 +142,8 @@ def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     for c_path, o_path in zip(contents, outputs):
         try:
             content = resize_short(read_bgr(c_path), a.size)
-        except ImageError as e:
+            check_memory(model, "eager", *content.shape[:2])
+        except (ImageError, BackendError) as e:
             if len(contents) == 1:
                 raise
             print(f"skipped: {e}", file=sys.stderr)
@@ -161,13 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with torch.inference_mode():  # scoped: callers in the same process keep autograd
             written, skipped = run(a)
-    except (ImageError, WeightsError, UsageError, ValueError) as e:
+    except (ImageError, WeightsError, UsageError, ValueError, BackendError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not Path(a.content).is_dir():
         print(f"wrote {written[0]}")
         return 0
-    print(f"wrote {len(written)} images to {a.output}" + (f"; skipped {len(skipped)} unreadable" if skipped else ""))
+    print(f"wrote {len(written)} images to {a.output}" + (f"; skipped {len(skipped)}" if skipped else ""))
     return 2 if skipped else 0  # scripts learn that not everything was done
 
 
