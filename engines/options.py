@@ -42,6 +42,11 @@ def positive(text: str) -> float:
     return _checked(text, float, lambda x: 0 < x < math.inf, "a number above 0")
 
 
+def seconds(text: str) -> float:
+    """A time from the start of a file, 0 or more."""
+    return _checked(text, float, lambda x: 0 <= x < math.inf, "a time in seconds, 0 or more")
+
+
 def pixels(text: str) -> int:
     """A side in pixels (crops, load sizes), at least MIN_SIDE."""
     return _checked(text, int, lambda n: n >= MIN_SIDE, f"a number of pixels, at least {MIN_SIDE}")

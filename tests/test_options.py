@@ -91,6 +91,8 @@ def test_device_refuses_cuda_where_torch_has_none():
     ("tools.distill", ["decoder", "--content", "c", "--style", "s", "--out", "o", "--save-every", "0"]),
     ("tools.export_onnx", ["-o", "x.onnx", "--batch", "0"]),
     ("tools.bench", ["--seconds", "0"]),
+    ("tools.video", ["in.mp4", "-o", "o.mp4", "--style", "s.jpg", "--start", "-1"]),
+    ("tools.video", ["in.mp4", "-o", "o.mp4", "--style", "s.jpg", "--end", "nan"]),
     ("tools.bench", ["--sizes", "256,abc"]),
     ("tools.bench", ["--backends", "eager,fast"]),
     ("tools.bench", ["--precisions", "fp8"]),

@@ -150,7 +150,7 @@ def audio_only(path):
 
 
 @pytest.mark.parametrize("case", ["missing", "text", "no_video", "unwritable", "container", "exists", "alpha",
-                                  "mask_text", "too_large"])
+                                  "mask_text", "too_large", "start_past_end", "end_zero"])
 def test_bad_input_one_line_exit_2_and_no_output(tmp_path, case):
     src = make_video(tmp_path / "in.mp4", frames=3)
     out = tmp_path / "out.mp4"
@@ -160,6 +160,10 @@ def test_bad_input_one_line_exit_2_and_no_output(tmp_path, case):
         if (available_memory() or 2**50) > 100 * 2**30:
             pytest.skip("needs a machine that reports under 100 GB free")
         args = [str(src), "-o", str(out), "--scale", "200", "--model", "lite", "--backend", "onnx"]
+    elif case == "start_past_end":  # the clip lasts 0.1 s
+        args = [str(src), "-o", str(out), "--start", "5"]
+    elif case == "end_zero":
+        args = [str(src), "-o", str(out), "--end", "0"]
     elif case == "missing":
         args = [str(tmp_path / "nope.mp4"), "-o", str(out)]
     elif case == "text":

@@ -35,7 +35,7 @@ from engines.backends import BackendError, choose_backend, make_stylizer  # noqa
 from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short  # noqa: E402
 from engines.model import AdaINModel, StyleStats  # noqa: E402
 from engines.options import (  # noqa: E402
-    add_engine_args, add_model_args, count, engine_options, image_side, load_model, positive,
+    add_engine_args, add_model_args, count, engine_options, image_side, load_model, positive, seconds,
 )
 from engines.weights import WeightsError  # noqa: E402
 from realtime.recorder import RecorderError, VideoWriter, check_writable  # noqa: E402
@@ -234,8 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, lower is better (default 18)")
     p.add_argument("--codec", default="h264", choices=sorted(CODECS), help="video codec (default h264)")
     p.add_argument("--batch", type=count, default=1, help="frames per model call (default 1; 4-8 helps on a GPU)")
-    p.add_argument("--start", type=float, help="start time in seconds")
-    p.add_argument("--end", type=float, help="end time in seconds")
+    p.add_argument("--start", type=seconds, help="start time in seconds")
+    p.add_argument("--end", type=seconds, help="end time in seconds")
     p.add_argument("--stabilize", action="store_true", help="reduce flicker: blend with the previous result warped by optical flow")
     p.add_argument("--style-size", type=image_side, default=512, help="style images' shorter side when encoded (default 512)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -259,8 +259,8 @@ def check_args(a: argparse.Namespace) -> list[float] | None:
             raise VideoError("--mask-video and --weights cannot be combined")
         if not a.mask_video.is_file():
             raise VideoError(f"mask video not found: {a.mask_video}")
-    if a.start is not None and a.end is not None and a.end <= a.start:
-        raise VideoError("--end must be after --start")
+    if a.end is not None and a.end <= (a.start or 0.0):
+        raise VideoError("--end must be after --start" if a.start else "--end must be after 0 s")
     weights = None
     if a.weights:
         try:
@@ -280,6 +280,9 @@ def run(a: argparse.Namespace) -> int:
 
     info = probe(a.input)  # a missing or broken input first: it is what the user must fix first
     weights = check_args(a)
+    length = info.frames / float(info.rate)
+    if a.start is not None and info.frames and a.start >= length:
+        raise VideoError(f"--start {a.start:g} is past the end of {a.input} ({length:.1f} s)")
     for s in a.style:
         read_bgr(s)  # fail on a bad style before any work
     backend, precision, device = engine_options(a)
