@@ -345,7 +345,11 @@ def make_stylizer(
     path = cache_dir() / "engines" / f"{name}-{cache_key(spec, weights_fingerprint(model))}{_SUFFIX[name]}"
     path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    run = _BUILDERS[name](_graph(model, spec), spec, path)
-    stylizer = Stylizer(spec, run, time.perf_counter() - t0, path if _SUFFIX[name] else None, why)
-    stylizer.warmup()
+    try:
+        run = _BUILDERS[name](_graph(model, spec), spec, path)
+        stylizer = Stylizer(spec, run, time.perf_counter() - t0, path if _SUFFIX[name] else None, why)
+        stylizer.warmup()  # runs the engine at its size: later frames need no more memory than this
+    except torch.cuda.OutOfMemoryError:
+        raise BackendError(f"out of GPU memory for {width}x{height} frames{f' in batches of {batch}' if batch > 1 else ''} "
+                           f"on {name} {precision}: use a smaller size (--size, --scale) or batch") from None
     return stylizer

@@ -185,3 +185,12 @@ def test_a_frame_too_large_for_free_memory_is_refused_before_it_is_built(random_
     B.check_memory(random_model_scaled, "eager", 256, 256, batch=8, device="cuda")  # CUDA raises its own error
     monkeypatch.setattr(B, "available_memory", lambda: None)  # unknown: let it try
     B.check_memory(random_model_scaled, "onnx", 4000, 4000)
+
+
+def test_running_out_of_gpu_memory_while_building_is_one_line(random_model_scaled, monkeypatch):
+    def no_memory(*args):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB\nmore lines")
+
+    monkeypatch.setitem(B._BUILDERS, "eager", no_memory)
+    with pytest.raises(B.BackendError, match=r"^out of GPU memory for 48x40 frames in batches of 2 on eager fp32"):
+        B.make_stylizer(random_model_scaled, "eager", 40, 48, batch=2, precision="fp32")
