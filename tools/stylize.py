@@ -18,8 +18,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engines.backends import BackendError, check_memory  # noqa: E402
 from engines.adain import check_weights  # noqa: E402
+from engines.backends import BackendError, check_memory  # noqa: E402
 from engines.color import METHODS, coral, luminance_transfer  # noqa: E402
 from engines.images import (  # noqa: E402
     ImageError, bgr_to_tensor, check_writable_image, list_images, read_bgr, resize_short, tensor_to_bgr, write_bgr,
