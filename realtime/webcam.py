@@ -92,9 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    torch.set_grad_enabled(False)
     capture = None
     try:
         try:

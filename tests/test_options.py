@@ -120,3 +120,4 @@ def test_bench_refuses_what_cannot_run_here_and_a_missing_folder_before_any_work
     table = tmp_path / "missing" / "b.md"
     assert main(["--sizes", "32", "--append", str(table)]) == 2
     assert "does not exist" in capsys.readouterr().err and not table.parent.exists()
+    assert torch.is_grad_enabled()  # the tool's no_grad ends with the call: later code in the process trains

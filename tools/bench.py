@@ -219,6 +219,7 @@ def table(results: list[Result]) -> str:
     return "\n".join(rows)
 
 
+@torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Benchmark stylization backends side by side (model-only and end-to-end).",
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
@@ -240,7 +241,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--append", type=Path, help="append the table to this Markdown file (e.g. BENCHMARKS.md)")
     p.add_argument("--note", default="", help="a line of context stored with the appended table")
     a = p.parse_args(argv)
-    torch.set_grad_enabled(False)
     try:
         check_folder_of(a.append, "benchmark table")
     except ValueError as e:

@@ -31,6 +31,7 @@ def parse_hw(text: str) -> tuple[int, int]:
     return int(h), int(w)
 
 
+@torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Export the AdaIN frame graph (preprocess, encoder, AdaIN, decoder, "
                                             "postprocess) to ONNX for fixed-size frames.")
@@ -39,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
     add_model_args(p)
     a = p.parse_args(argv)
-    torch.set_grad_enabled(False)
     try:
         check_folder_of(a.output, "ONNX file")
         model, _ = load_model(a, "cpu")

@@ -385,9 +385,9 @@ def run(a: argparse.Namespace) -> int:
     return 0
 
 
+@torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    torch.set_grad_enabled(False)
     try:
         return run(a)
     except (VideoError, ImageError, WeightsError, BackendError, RecorderError) as e:
