@@ -330,7 +330,7 @@ def check_memory(model: AdaINModel, backend: str, height: int, width: int, batch
                            f"{need / 2**30:.1f} GB on the {backend} backend and {free / 2**30:.1f} GB are free: "
                            "use a smaller size (--size, --scale)"
                            + ("" if model.encoder.layout == LITE else ", the lite model")
-                           + ("" if backend == "eager" else ", or --backend eager (about a quarter of that)"))
+                           + ("" if backend == "eager" else ", or --backend eager (a quarter to a half of that)"))
 
 
 def make_stylizer(
