@@ -58,6 +58,25 @@ def image_side(text: str) -> int:
                     f"0 (keep the size) or a number of pixels, at least {MIN_SIDE}")
 
 
+def listed(check: Callable[[str], object]) -> Callable[[str], list[str]]:
+    """An argparse type for a comma list whose every item passes `check` (which raises ArgumentTypeError)."""
+    def parse(text: str) -> list[str]:
+        items = list(dict.fromkeys(text.split(",")))
+        for item in items:
+            check(item)
+        return items
+    return parse
+
+
+def one_of(names: tuple[str, ...]) -> Callable[[str], str]:
+    """An item check for `listed`: one of `names`."""
+    def check(item: str) -> str:
+        if item not in names:
+            raise argparse.ArgumentTypeError(f"needs one or more of {', '.join(names)}, got {item!r}")
+        return item
+    return check
+
+
 def device(text: str) -> str:
     """auto, cpu, cuda or cuda:N. CUDA asked for where torch has none (a CPU-only wheel, no driver) is a
     usage error here rather than a traceback from the first tensor moved there."""

@@ -94,6 +94,7 @@ def test_device_refuses_cuda_where_torch_has_none():
     ("tools.video", ["in.mp4", "-o", "o.mp4", "--style", "s.jpg", "--start", "-1"]),
     ("tools.video", ["in.mp4", "-o", "o.mp4", "--style", "s.jpg", "--end", "nan"]),
     ("tools.bench", ["--sizes", "256,abc"]),
+    ("tools.quality", ["--content-dir", "c", "--style-dir", "s", "--model", "full,big"]),
     ("tools.bench", ["--backends", "eager,fast"]),
     ("tools.bench", ["--precisions", "fp8"]),
     ("tools.bench", ["--e2e-frames", "-3"]),

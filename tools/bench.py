@@ -22,7 +22,6 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,7 +35,8 @@ from engines.backends import (  # noqa: E402
 from engines.graph import padded_size  # noqa: E402
 from engines.model import AdaINModel, StyleStats  # noqa: E402
 from engines.options import (  # noqa: E402
-    MIN_SIDE, MODELS, check_folder_of, count, device, load_model, model_choice, positive, resolve_device, whole,
+    MIN_SIDE, MODELS, check_folder_of, count, device, listed, load_model, model_choice, one_of, positive,
+    resolve_device, whole,
 )
 from engines.weights import WeightsError  # noqa: E402
 
@@ -50,24 +50,6 @@ def frame_size(name: str) -> tuple[int, int]:
     if name.isdigit() and int(name) >= MIN_SIDE:
         return int(name), int(name)
     raise argparse.ArgumentTypeError(f"needs {', '.join(SIZES)} or a side of at least {MIN_SIDE} pixels, got {name!r}")
-
-
-def listed(check: Callable[[str], object]) -> Callable[[str], list[str]]:
-    """An argparse type for a comma list whose every item passes `check` (which raises ArgumentTypeError)."""
-    def parse(text: str) -> list[str]:
-        items = list(dict.fromkeys(text.split(",")))
-        for item in items:
-            check(item)
-        return items
-    return parse
-
-
-def one_of(names: tuple[str, ...]) -> Callable[[str], str]:
-    def check(item: str) -> str:
-        if item not in names:
-            raise argparse.ArgumentTypeError(f"needs one or more of {', '.join(names)}, got {item!r}")
-        return item
-    return check
 
 
 @dataclass

@@ -31,7 +31,7 @@ from engines.images import (  # noqa: E402
 )
 from engines.losses import style_layer_losses  # noqa: E402
 from engines.model import AdaINModel, pad_to_multiple  # noqa: E402
-from engines.options import count, image_side  # noqa: E402
+from engines.options import count, image_side, listed, one_of  # noqa: E402
 from engines.vgg import Encoder  # noqa: E402
 
 
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", type=count, default=12, help="number of random pairs (default 12)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawing pairs")
     p.add_argument("--size", type=image_side, default=512, help="content shorter side (default 512)")
-    p.add_argument("--model", default="full",
+    p.add_argument("--model", default=["full"], type=listed(one_of(("full", "lite"))),
                    help="full, lite, or full,lite to compare them on the same pairs (always judged by VGG16)")
     p.add_argument("--decoder", help="decoder weights to evaluate instead of the shipped ones (one model only)")
     p.add_argument("--alpha", type=float, default=1.0,
@@ -155,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not (a.content_dir and a.style_dir):
             p.error("give --content-dir and --style-dir, or --content/--style/--output")
-        names = list(dict.fromkeys(a.model.split(",")))
-        if any(n not in ("full", "lite") for n in names) or (a.decoder and len(names) > 1):
-            p.error("--model takes full, lite or full,lite (--decoder with one model only)")
+        names = a.model
+        if a.decoder and len(names) > 1:
+            p.error("--decoder takes one model only: --model full or --model lite")
         if a.sheet:
             check_writable_image(a.sheet)
         pairs, skipped = readable_pairs(sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed))
