@@ -38,10 +38,9 @@ from engines.options import (  # noqa: E402
     add_engine_args, add_model_args, count, engine_options, image_side, load_model, positive, seconds,
 )
 from engines.weights import WeightsError  # noqa: E402
-from realtime.recorder import RecorderError, VideoWriter, check_writable  # noqa: E402
+from realtime.recorder import CODECS, RecorderError, VideoWriter, check_writable, copyable  # noqa: E402
 from tools.stabilize import Stabilizer  # noqa: E402
 
-CODECS = {"h264": "libx264", "mpeg4": "mpeg4", "vp8": "libvpx"}
 
 
 class VideoError(ValueError):
@@ -116,15 +115,16 @@ class Interrupt:
 
 
 def decode_thread(path: Path, start: float | None, end: float | None, out: queue.Queue, packets: queue.Queue,
-                  stop: threading.Event, stats: dict) -> None:
-    """Demux once: video frames -> `out`, audio/subtitle packets -> `packets`; corrupt packets counted, skipped.
+                  stop: threading.Event, stats: dict, copy_indexes: tuple[int, ...] = ()) -> None:
+    """Demux once: video frames -> `out`, packets of the `copy_indexes` streams -> `packets`; corrupt packets
+    counted, skipped.
 
     With --start every stream's timestamps move back by the same `start`, so they stay in sync.
     """
     try:
         with av.open(str(path)) as c:
             v = c.streams.video[0]
-            copies = [s for s in c.streams if s.type in ("audio", "subtitle")]
+            copies = [s for s in c.streams if s.index in copy_indexes]
             tb = v.time_base
             vshift = int(round(start / tb)) if start else 0
             if start:
@@ -231,8 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=positive, help="output size as a fraction of the input's (e.g. 0.5)")
     add_engine_args(p)
     add_model_args(p)
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality, lower is better (default 18)")
-    p.add_argument("--codec", default="h264", choices=sorted(CODECS), help="video codec (default h264)")
+    p.add_argument("--crf", type=int, default=18,
+                   help="quality on H.264's scale, lower is better (default 18; VP8 and MPEG-4 get about the same)")
+    p.add_argument("--codec", default="auto", choices=["auto", *CODECS],
+                   help="video codec (default auto: H.264, or VP8 for .webm)")
     p.add_argument("--batch", type=count, default=1, help="frames per model call (default 1; 4-8 helps on a GPU)")
     p.add_argument("--start", type=seconds, help="start time in seconds")
     p.add_argument("--end", type=seconds, help="end time in seconds")
@@ -271,7 +273,7 @@ def check_args(a: argparse.Namespace) -> list[float] | None:
         raise VideoError("output would overwrite the input")
     if a.output.exists() and not a.overwrite:
         raise VideoError(f"{a.output} exists; pass --overwrite to replace it")
-    check_writable(a.output)  # folder, permission, container: before the model loads
+    check_writable(a.output, a.codec)  # folder, permission, container, codec: before the model loads
     return weights
 
 
@@ -299,10 +301,14 @@ def run(a: argparse.Namespace) -> int:
               file=sys.stderr)
     tmp = partial_path(a.output)
     with av.open(str(a.input)) as src:
-        copies = tuple(s for s in src.streams if s.index in info.copy_indexes)
+        copies, left_out = copyable(a.output, [s for s in src.streams if s.index in info.copy_indexes])
+        copy_indexes = tuple(s.index for s in copies)  # read now: the streams go with the container
+        for s in left_out:
+            print(f"note: {s.type} stream #{s.index} ({s.codec_context.name if s.codec_context else '?'}) left out: "
+                  f"{a.output.suffix} cannot hold it (.mkv holds most)", file=sys.stderr)
         try:
             writer = VideoWriter(tmp, width, height, time_base=info.time_base, rate=info.rate,
-                                 codec=CODECS[a.codec], crf=a.crf, rotation=info.rotation, copy_streams=copies)
+                                 codec=a.codec, crf=a.crf, rotation=info.rotation, copy_streams=tuple(copies))
         except RecorderError as e:
             tmp.unlink(missing_ok=True)
             raise VideoError(str(e)) from None
@@ -310,7 +316,8 @@ def run(a: argparse.Namespace) -> int:
     packets_q: queue.Queue = queue.Queue()
     stop = threading.Event()
     stats = {"corrupt": 0, "error": None}
-    reader = threading.Thread(target=decode_thread, args=(a.input, a.start, a.end, frames_q, packets_q, stop, stats),
+    reader = threading.Thread(target=decode_thread, args=(a.input, a.start, a.end, frames_q, packets_q, stop, stats,
+                                                        copy_indexes),
                               daemon=True)
     total = info.frames
     if a.start or a.end:
