@@ -54,11 +54,15 @@ def write_bgr(path: str | Path, img: np.ndarray) -> None:
 
 
 def resize_short(img: np.ndarray, size: int | None) -> np.ndarray:
-    """Scale so the shorter side is `size` (None keeps the image as it is)."""
+    """Scale so the shorter side is `size` (None or 0 keeps the image as it is). Enlarging stops where the
+    longer side would pass 4 x `size`: a 2x400 banner would otherwise become 512x102400 pixels, minutes of
+    work for a picture nobody asked to be that large, and a style strip could take all the memory."""
     if not size:
         return img
     h, w = img.shape[:2]
     s = size / min(h, w)
+    if s > 1:
+        s = max(1.0, min(s, 4 * size / max(h, w)))
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
     return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
 

@@ -4,7 +4,7 @@ import torch
 
 from conftest import make_photo
 from engines.color import coral, luminance_transfer
-from engines.images import bgr_to_tensor, tensor_to_bgr
+from engines.images import bgr_to_tensor, resize_short, tensor_to_bgr
 from engines.model import StyleStats, pad_to_multiple
 
 
@@ -64,3 +64,17 @@ def test_luminance_transfer_keeps_content_chroma_and_output_luma():
     luma = lambda x: (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)  # noqa: E731
     torch.testing.assert_close(luma(out), luma(a), atol=1e-4, rtol=0)
     torch.testing.assert_close(out - luma(out)[:, None], b - luma(b)[:, None], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("shape,size,expected", [
+    ((480, 640), 512, (512, 683)),      # enlarged: shorter side to 512
+    ((1080, 1920), 512, (512, 910)),    # shrunk
+    ((1, 1), 512, (512, 512)),
+    ((2, 400), 512, (10, 2048)),        # a banner: enlarged only until the longer side is 4 x 512
+    ((20, 3000), 512, (20, 3000)),      # a strip already past 4 x 512 is not enlarged at all
+    ((1000, 30000), 512, (512, 15360)),  # shrinking is as before, whatever the shape
+    ((48, 64), 0, (48, 64)),
+])
+def test_resize_short_never_blows_up_extreme_shapes(shape, size, expected):
+    out = resize_short(np.zeros((*shape, 3), np.uint8), size)
+    assert out.shape[:2] == expected
