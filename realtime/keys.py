@@ -48,5 +48,8 @@ def parse_script(text: str) -> dict[int, list[str]]:
         frame, _, key = item.partition(":")
         if not frame.strip().isdigit() or not key:
             raise ValueError(f"--keys wants FRAME:KEY items separated by commas, got {item!r}")
-        script.setdefault(int(frame), []).append(" " if key == "space" else key)
+        key = {"space": " ", "esc": "\x1b"}.get(key, key)
+        if action_for(key) is None:  # a typo would otherwise do nothing, silently
+            raise ValueError(f"--keys: no key {item.partition(':')[2]!r} (keys: {', '.join(KEYMAP)})")
+        script.setdefault(int(frame), []).append(key)
     return script

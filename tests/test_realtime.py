@@ -196,8 +196,11 @@ def test_key_parsing():
     assert action_for(27) == ("quit", 0)
     assert action_for(-1) is None and action_for(ord("z")) is None
     assert parse_script("3:n,3:+,9:space") == {3: ["n", "+"], 9: [" "]}
+    assert parse_script("4:esc") == {4: ["\x1b"]}
     with pytest.raises(ValueError):
         parse_script("x:n")
+    with pytest.raises(ValueError, match="no key 'zz'"):  # a typo must not be a silent no-op
+        parse_script("3:zz")
 
 
 @pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb not installed")
