@@ -75,6 +75,9 @@ class CaptureThread:
         self.reconnecting = False
         self.finished = False  # a file source without --loop reached its end
         self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.is_file else 0
+        # a photo as the source: like a camera held still in front of it, the same frame at the frame rate,
+        # so the window stays and style keys keep working (FFmpeg reads it as a one-frame video)
+        self._still = first if self.is_file and self.frame_count == 1 else None
         self._pos = 1  # frames read from a file so far: where to resume after a failure
         self._stop = threading.Event()
         self._publish(first)
@@ -130,6 +133,9 @@ class CaptureThread:
                 backoff = 0.1
                 self._pos += 1
                 self._publish(image)
+                continue
+            if self._still is not None:
+                self._publish(self._still)
                 continue
             at_end = self.is_file and (self.frame_count <= 0 or self._pos >= self.frame_count - 1)
             if at_end and not self.reconnecting:

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--style", action="append", default=[], help="style image (repeat for several; keys 1-9 pick)")
     p.add_argument("--style-dir", type=Path, help="folder of style images (new files picked up with key d)")
-    p.add_argument("--source", default="0", help="camera index, video file or stream URL (default 0)")
+    p.add_argument("--source", default="0", help="camera index, video file, stream URL or a photo (held like a still camera; default 0)")
     p.add_argument("--loop", action="store_true", help="restart a video file source at its end")
     p.add_argument("--size", type=parse_size, default=None,
                    help="processing size: shorter side N, or WIDTHxHEIGHT (default: the source's, shrunk to a "

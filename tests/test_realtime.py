@@ -65,6 +65,19 @@ def test_headless_loop_with_scripted_keys_records_the_right_frames(clip, tmp_pat
         assert x["seq"] >= x["newest_at_start"]
 
 
+def test_a_photo_as_source_stays_on_screen_and_takes_style_keys(tmp_path):
+    """FFmpeg reads a photo as a one-frame video: the app used to show it once and quit."""
+    rec, stats = tmp_path / "rec.mp4", tmp_path / "stats.jsonl"
+    r = webcam("--style", STYLE_A, "--style", STYLE_B, "--source", STYLE_B, "--size", "48", "--no-display",
+               "--backend", "onnx", "--max-frames", "8", "--keys", "4:n", "--record", str(rec), "--stats", str(stats))
+    assert r.returncode == 0, r.stderr
+    s = read_stats(stats)
+    assert [x["style"] for x in s] == [0] * 4 + [1] * 4 and len({x["seq"] for x in s}) == 8
+    frames = decode_frames(rec)
+    assert len(frames) == 8
+    assert np.abs(frames[3].astype(int) - frames[4]).mean() > 5  # the other style shows on the same photo
+
+
 def test_alpha_zero_returns_the_content_picture(clip, tmp_path, shipped_model):
     """At alpha 0 the app shows the decoder's reconstruction of the captured frame itself, no style.
 
