@@ -68,9 +68,16 @@ class AdaINModel(nn.Module):
         alpha: float = 1.0,
         masks: Tensor | None = None,
     ) -> Tensor:
-        """Several styles: interpolated by `weights`, or placed by `masks` (K, H, W), then alpha."""
+        """Several styles: interpolated by `weights`, or placed by `masks` (K, H, W), then alpha. One style
+        with one mask: white is stylized and black keeps the content untouched (a single region has no other
+        style to share the picture with, so the rest is the photo itself, blended in pixels)."""
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        if masks is not None and len(styles) == 1:
+            out = self.stylize(content, styles, alpha=alpha)
+            m = F.interpolate(masks[None, :1].float(), size=out.shape[-2:], mode="bilinear", align_corners=False)
+            m = m.clamp(0, 1).to(out)
+            return out * m + content.to(out) * (1 - m)
         means = torch.stack([s.mean for s in styles])
         stds = torch.stack([s.std for s in styles])
         if masks is None:

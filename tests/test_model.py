@@ -34,6 +34,18 @@ def test_alpha_zero_decodes_the_content_features(random_model):
     torch.testing.assert_close(random_model.stylize(x, [stats], alpha=0.0), plain)
 
 
+def test_one_style_with_a_mask_leaves_the_black_part_untouched(random_model):
+    """With one style a mask used to change nothing (normalised per pixel, one region is everywhere)."""
+    content = torch.rand(1, 3, 32, 48)
+    style = random_model.encode_style(torch.rand(1, 3, 40, 40))
+    left = torch.zeros(1, 32, 48)
+    left[..., :24] = 1
+    out = random_model.stylize(content, [style], masks=left)
+    plain = random_model.stylize(content, [style])
+    torch.testing.assert_close(out[..., :24], plain[..., :24])
+    torch.testing.assert_close(out[..., 24:], content[..., 24:])
+
+
 def test_alpha_outside_range_rejected(random_model):
     s = StyleStats(torch.zeros(512), torch.ones(512))
     with pytest.raises(ValueError, match="alpha"):

@@ -201,12 +201,8 @@ class MaskedStylizer:
         for img in frames:
             m = self.next_mask(*img.shape[:2])
             content = bgr_to_tensor(img, next(self.model.parameters()).device)
-            if len(self.styles) == 2:
-                res = self.model.stylize(content, self.styles, masks=torch.stack([m, 1 - m]), alpha=self.alpha)
-            else:
-                res = self.model.stylize(content, self.styles, alpha=self.alpha)
-                res = res * m.to(res.device) + content * (1 - m.to(res.device))
-            out.append(tensor_to_bgr(res))
+            masks = torch.stack([m, 1 - m]) if len(self.styles) == 2 else m[None]
+            out.append(tensor_to_bgr(self.model.stylize(content, self.styles, masks=masks, alpha=self.alpha)))
         return np.stack(out)
 
     def close(self) -> None:
