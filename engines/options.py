@@ -58,6 +58,14 @@ def image_side(text: str) -> int:
                     f"0 (keep the size) or a number of pixels, at least {MIN_SIDE}")
 
 
+def frame_size(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720): WIDTHxHEIGHT, the order screens and cameras use, each side at least MIN_SIDE."""
+    w, _, h = text.partition("x")
+    if not (w.isdigit() and h.isdigit()) or int(w) < MIN_SIDE or int(h) < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, each at least {MIN_SIDE}, got {text!r}")
+    return int(w), int(h)
+
+
 def listed(check: Callable[[str], object]) -> Callable[[str], list[str]]:
     """An argparse type for a comma list whose every item passes `check` (which raises ArgumentTypeError)."""
     def parse(text: str) -> list[str]:

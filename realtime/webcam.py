@@ -12,7 +12,8 @@ import torch
 from engines.backends import BackendError, choose_backend, make_stylizer
 from engines.images import ImageError, list_images
 from engines.options import (
-    add_engine_args, add_model_args, check_folder_of, count, engine_options, image_side, load_model, positive,
+    add_engine_args, add_model_args, check_folder_of, count, engine_options, frame_size, image_side, load_model,
+    positive,
 )
 from engines.weights import WeightsError
 from realtime.app import AppConfig, LiveApp, setup_logging
@@ -27,12 +28,13 @@ log = logging.getLogger("realtime")
 
 def parse_size(text: str) -> tuple[int, int] | int:
     """'512' -> shorter side 512; '1280x720' -> exactly that (width x height)."""
-    if "x" in text:
-        w, _, h = text.partition("x")
-        if w.isdigit() and h.isdigit() and int(w) >= 16 and int(h) >= 16:
-            return int(w), int(h)
-    elif text.isdigit() and int(text) >= 16:
-        return int(text)
+    try:
+        if "x" in text:
+            return frame_size(text)
+        if text.isdigit() and int(text) >= 16:
+            return int(text)
+    except argparse.ArgumentTypeError:
+        pass
     raise argparse.ArgumentTypeError(f"size must be N or WIDTHxHEIGHT (at least 16), got {text!r}")
 
 
@@ -69,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--style", action="append", default=[], help="style image (repeat for several; keys 1-9 pick)")
     p.add_argument("--style-dir", type=Path, help="folder of style images (new files picked up with key d)")
-    p.add_argument("--source", default="0", help="camera index, video file, stream URL or a photo (held like a still camera; default 0)")
+    p.add_argument("--source", default="0",
+                   help="camera index, video file, stream URL or a photo (held like a still camera; default 0)")
     p.add_argument("--loop", action="store_true", help="restart a video file source at its end")
     p.add_argument("--size", type=parse_size, default=None,
                    help="processing size: shorter side N, or WIDTHxHEIGHT (default: the source's, shrunk to a "

@@ -170,6 +170,10 @@ def test_export_onnx_tool(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "max difference to PyTorch" in r.stdout and out.stat().st_size > 1_000_000
+    import onnxruntime as ort
+
+    frames = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).get_inputs()[0]
+    assert frames.shape == [1, 48, 32, 3]  # WIDTHxHEIGHT, as webcam's --size and bench's 480p (640x480) read
 
 
 def test_a_frame_too_large_for_free_memory_is_refused_before_it_is_built(random_model_scaled, monkeypatch):

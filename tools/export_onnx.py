@@ -5,7 +5,7 @@ alpha, color float32 (1,). Output: stylized uint8 (N, H, W, 3) BGR. The style is
 an input, so one file serves every style (statistics from
 engines.model.AdaINModel.encode_style).
 
-    python tools/export_onnx.py --size 720x1280 -o adain_720p.onnx
+    python tools/export_onnx.py --size 1280x720 -o adain_720p.onnx
 """
 from __future__ import annotations
 
@@ -20,22 +20,15 @@ import torch  # noqa: E402
 
 from engines.backends import EngineSpec, export_onnx  # noqa: E402
 from engines.graph import FrameGraph  # noqa: E402
-from engines.options import add_model_args, check_folder_of, count, load_model  # noqa: E402
+from engines.options import add_model_args, check_folder_of, count, frame_size, load_model  # noqa: E402
 from engines.weights import WeightsError  # noqa: E402
-
-
-def parse_hw(text: str) -> tuple[int, int]:
-    h, _, w = text.partition("x")
-    if not (h.isdigit() and w.isdigit()) or int(h) < 16 or int(w) < 16:
-        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH, each at least 16, got {text!r}")
-    return int(h), int(w)
 
 
 @torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Export the AdaIN frame graph (preprocess, encoder, AdaIN, decoder, "
                                             "postprocess) to ONNX for fixed-size frames.")
-    p.add_argument("--size", type=parse_hw, default=(512, 512), help="frame HEIGHTxWIDTH (default 512x512)")
+    p.add_argument("--size", type=frame_size, default=(512, 512), help="frame WIDTHxHEIGHT (default 512x512)")
     p.add_argument("--batch", type=count, default=1, help="frames per call (default 1)")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
     add_model_args(p)
@@ -43,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_folder_of(a.output, "ONNX file")
         model, _ = load_model(a, "cpu")
-        h, w = a.size
+        w, h = a.size
         graph = FrameGraph(model, h, w).eval()
         export_onnx(graph, EngineSpec("onnx", h, w, a.batch, channels=model.encoder.channels[-1]), a.output)
         # check the file against the PyTorch graph before calling it done
