@@ -45,10 +45,15 @@ class AdaINModel(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
     @torch.no_grad()
     def encode_style(self, image: Tensor) -> StyleStats:
-        """Done once per style: the statistics are all a style is at run time."""
-        x, _ = pad_to_multiple(image)
+        """Done once per style: the statistics are all a style is at run time. The image may come from the
+        CPU (a file just read) while the model sits on a GPU."""
+        x, _ = pad_to_multiple(image.to(self.device))
         m, s = mean_std(self.encoder(x))
         return StyleStats(m[0], s[0])
 
@@ -73,13 +78,15 @@ class AdaINModel(nn.Module):
         style to share the picture with, so the rest is the photo itself, blended in pixels)."""
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        content = content.to(self.device)  # inputs may come from the CPU (files, cached styles) to a GPU model
+        masks = masks.to(self.device) if masks is not None else None
         if masks is not None and len(styles) == 1:
             out = self.stylize(content, styles, alpha=alpha)
             m = F.interpolate(masks[None, :1].float(), size=out.shape[-2:], mode="bilinear", align_corners=False)
             m = m.clamp(0, 1).to(out)
             return out * m + content.to(out) * (1 - m)
-        means = torch.stack([s.mean for s in styles])
-        stds = torch.stack([s.std for s in styles])
+        means = torch.stack([s.mean.to(self.device) for s in styles])
+        stds = torch.stack([s.std.to(self.device) for s in styles])
         if masks is None:
             if weights is None:
                 weights = [1.0 / len(styles)] * len(styles)

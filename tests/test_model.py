@@ -90,3 +90,15 @@ def test_luminance_transfer_keeps_content_chroma_and_output_luma():
 def test_resize_short_never_blows_up_extreme_shapes(shape, size, expected):
     out = resize_short(np.zeros((*shape, 3), np.uint8), size)
     assert out.shape[:2] == expected
+
+
+def test_inputs_from_the_cpu_follow_the_model_to_its_device(random_model):
+    """Style files are read on the CPU while the model may sit on a GPU (video.py and the webcam's style bank
+    passed CPU tensors to a CUDA model). PyTorch's meta device stands in for a GPU here."""
+    model = random_model.to("meta")
+    stats = model.encode_style(torch.rand(1, 3, 32, 32))
+    assert stats.mean.device.type == "meta"
+    cpu_stats = StyleStats(torch.zeros(512), torch.ones(512))
+    out = model.stylize(torch.rand(1, 3, 16, 24), [cpu_stats, stats], masks=torch.ones(2, 16, 24))
+    assert out.device.type == "meta" and out.shape == (1, 3, 16, 24)
+    assert model.stylize(torch.rand(1, 3, 16, 24), [cpu_stats], masks=torch.ones(1, 16, 24)).device.type == "meta"
