@@ -317,20 +317,28 @@ def available_memory() -> int | None:
 
 
 def check_memory(model: AdaINModel, backend: str, height: int, width: int, batch: int = 1,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", what: str = "frame", smaller: str = "--size, --scale") -> None:
     """Refuse a frame size that cannot fit in free memory. A CPU process past the RAM is killed outright
     by Linux (no message, a video half written), so this is asked before the first frame. CUDA runs out
-    with an exception instead and is not estimated here."""
+    with an exception instead and is not estimated here. `what` and `smaller` name the picture and the
+    options that shrink it (a style image: --style-size; encoding it alone needs less than this says)."""
     if device.startswith("cuda"):
         return
     free = available_memory()
     need = CPU_BYTES_PER_PIXEL_CHANNEL.get(backend, 10) * model.encoder.channels[0] * height * width * batch
     if free is not None and need > free:
-        raise BackendError(f"a {width}x{height} frame{f' batch of {batch}' if batch > 1 else ''} needs about "
+        raise BackendError(f"a {width}x{height} {what}{f' batch of {batch}' if batch > 1 else ''} needs about "
                            f"{need / 2**30:.1f} GB on the {backend} backend and {free / 2**30:.1f} GB are free: "
-                           "use a smaller size (--size, --scale)"
+                           f"use a smaller size ({smaller})"
                            + ("" if model.encoder.layout == LITE else ", the lite model")
                            + ("" if backend == "eager" else ", or --backend eager (a quarter to a half of that)"))
+
+
+def check_style_memory(model: AdaINModel, height: int, width: int) -> None:
+    """A style image is encoded at the size asked (--style-size 0 keeps a museum scan whole): the same
+    refusal as a frame's, before the encoder is run on it."""
+    device = str(next(model.parameters()).device)
+    check_memory(model, "eager", height, width, device=device, what="style image", smaller="--style-size")
 
 
 def make_stylizer(

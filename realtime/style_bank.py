@@ -17,6 +17,7 @@ from pathlib import Path
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from engines.backends import BackendError, check_style_memory
 from engines.images import ImageError, bgr_to_tensor, list_images, read_bgr, resize_short
 from engines.model import AdaINModel, StyleStats
 from engines.weights import cache_dir, weights_fingerprint
@@ -67,6 +68,10 @@ class StyleBank:
                 return StyleStats(t["mean"], t["std"])
             except (SafetensorError, OSError, KeyError):
                 cached.unlink(missing_ok=True)
+        try:
+            check_style_memory(self.model, *image.shape[:2])
+        except BackendError as e:  # skipped in a folder like an unreadable file, a one-line error at start-up
+            raise ImageError(f"{path}: {e}") from None
         stats = self.model.encode_style(bgr_to_tensor(image))
         self.encoded += 1
         tmp = cached.with_name(cached.name + ".tmp")

@@ -133,3 +133,8 @@ def test_an_image_too_large_for_free_memory_is_skipped_in_a_folder_and_an_error_
     assert len(err) == 1 and err[0].startswith("skipped: a 800x600 frame needs about 0.1 GB on the eager backend")
     assert stylize.main(args + ["--content", str(folder / "big.png"), "--output", str(tmp_path / "big.png")]) == 2
     assert capsys.readouterr().err.startswith("error: a 800x600 frame") and not (tmp_path / "big.png").exists()
+    # a style image kept whole (--style-size 0) is checked before the encoder runs on it
+    style_args = ["--style", str(folder / "big.png"), "--style-size", "0", "--model", "lite"]
+    assert stylize.main(style_args + ["--content", str(folder / "small.png"), "--output", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: a 800x600 style image needs about") and "(--style-size)" in err

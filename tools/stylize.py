@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engines.adain import check_weights  # noqa: E402
-from engines.backends import BackendError, check_memory  # noqa: E402
+from engines.backends import BackendError, check_memory, check_style_memory  # noqa: E402
 from engines.color import METHODS, coral, luminance_transfer  # noqa: E402
 from engines.images import (  # noqa: E402
     ImageError, bgr_to_tensor, check_writable_image, list_images, read_bgr, resize_short, tensor_to_bgr, write_bgr,
@@ -137,6 +137,8 @@ def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
         check_writable_image(a.contact_sheet)
     styles = [resize_short(read_bgr(s), a.style_size) for s in a.style]  # read all first: fail before work
     model, _ = load_model(a, "cpu")
+    for s in styles:
+        check_style_memory(model, *s.shape[:2])
     color = a.color_method if a.preserve_color else None
     outputs[0].parent.mkdir(parents=True, exist_ok=True)  # only a folder of contents can get here without one
     rows, written, skipped = [], [], []

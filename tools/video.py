@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engines.adain import check_weights, interpolate_stats  # noqa: E402
-from engines.backends import BackendError, choose_backend, make_stylizer  # noqa: E402
+from engines.backends import BackendError, check_style_memory, choose_backend, make_stylizer  # noqa: E402
 from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short  # noqa: E402
 from engines.model import AdaINModel, StyleStats  # noqa: E402
 from engines.options import (  # noqa: E402
@@ -286,7 +286,11 @@ def run(a: argparse.Namespace) -> int:
     backend, precision, device = engine_options(a)
     choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
     model, model_why = load_model(a, device)
-    styles = [model.encode_style(bgr_to_tensor(resize_short(read_bgr(p), a.style_size))) for p in a.style]
+    styles = []
+    for path in a.style:
+        image = resize_short(read_bgr(path), a.style_size)
+        check_style_memory(model, *image.shape[:2])
+        styles.append(model.encode_style(bgr_to_tensor(image)))
     style = mix_styles(styles, weights)
     width, height = output_size(info, a.size, a.scale)
     masked = MaskedStylizer(model, styles, a.mask_video, a.alpha) if a.mask_video is not None else None
