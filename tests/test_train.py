@@ -48,6 +48,19 @@ def test_resume_gives_the_same_next_step(folders, vgg16_encoder, tmp_path):
         torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
 
 
+def test_a_checkpoint_resumes_on_a_gpu_trainer(folders, vgg16_encoder, tmp_path):
+    """The checkpoint used to be mapped to the trainer's device, which put the data generator's RNG state on
+    CUDA ("RNG state must be a torch.ByteTensor"). The meta device stands in for the GPU's: loading must not
+    depend on it."""
+    a = Trainer(config(folders), encoder=vgg16_encoder)
+    a.step()
+    a.save(tmp_path / "ckpt.pt")
+    b = Trainer(config(folders, seed=123), encoder=vgg16_encoder)
+    b.device = torch.device("meta")
+    b.load(tmp_path / "ckpt.pt")
+    assert b.iter == 1 and b.gen.get_state().equal(a.gen.get_state())
+
+
 def train_cli(folders, out, export):
     """tools/train.py on the tiny folders, small and fast; callers add --iters and the rest."""
     return [sys.executable, str(ROOT / "tools" / "train.py"), "--content", str(folders / "content"),

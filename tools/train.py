@@ -222,7 +222,9 @@ class Trainer:
         tmp.replace(path)  # a crash mid-save never corrupts the last checkpoint
 
     def load(self, path: Path) -> None:
-        self.load_state(torch.load(path, map_location=self.device, weights_only=True))
+        # onto the CPU: the data generator's state must be a CPU tensor (mapped to CUDA, resuming on a GPU
+        # failed); load_state_dict copies weights and optimiser state to the model's device itself
+        self.load_state(torch.load(path, map_location="cpu", weights_only=True))
 
     def init_decoder(self, path: Path) -> None:
         """Start from shipped decoder weights (fine-tuning, or moving a CPU run to a GPU without its
