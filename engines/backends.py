@@ -8,6 +8,7 @@ file is rebuilt instead of failing.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import json
@@ -202,6 +203,8 @@ def _examples(spec: EngineSpec, device: torch.device) -> tuple[Tensor, ...]:
 
 
 def _graph(model: AdaINModel, spec: EngineSpec) -> FrameGraph:
+    if spec.precision == "fp16":  # .half() converts modules in place: the caller's model (styles encoded later,
+        model = copy.deepcopy(model)  # mask videos) must stay fp32
     g = FrameGraph(model, spec.height, spec.width).eval().to(spec.device)
     return g.half() if spec.precision == "fp16" else g
 

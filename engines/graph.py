@@ -32,7 +32,12 @@ class FrameGraph(nn.Module):
         ph, pw = padded_size(height, width)
         self.pad = (0, pw - width, 0, ph - height)
         self.pad_mode = "reflect" if pw - width < width and ph - height < height else "replicate"
-        self.dtype = next(model.decoder.parameters()).dtype  # fp16 engines compute in fp16, stats in fp32
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The weights' own: fp16 engines are made with .half() after construction (a value stored in
+        __init__ stayed fp32 and fed fp32 images to fp16 convolutions). AdaIN statistics stay fp32."""
+        return next(self.decoder.parameters()).dtype
 
     def forward(self, frames: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor, color: Tensor) -> Tensor:
         """frames uint8 (N, H, W, 3) BGR; style_* (C,) fp32; alpha, color: 0-d or (1,) in [0, 1]."""

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -130,6 +132,21 @@ def test_auto_choice_on_cpu_follows_the_measurements():
         assert (backend, precision) == ("onnx", "fp32")
     assert why
     assert B.choose_backend("auto", "cpu", pixels=1280 * 720)[:2] == ("onnx", "fp32")
+
+
+def test_fp16_graph_runs_and_leaves_the_callers_model_fp32(shipped_lite):
+    """The fp16 engines (the GPU default) failed at their first frame: the graph kept its dtype from before
+    .half() and fed fp32 images to fp16 convolutions; and .half() also converted the caller's model, which
+    then could not encode a style. The CPU runs fp16 convolutions too, so both are checked here."""
+    frame = make_photo(64, 96, seed=5)
+    s = styles(shipped_lite)[0]
+    spec = B.EngineSpec("eager", 64, 96, 1, "cpu", "fp32", shipped_lite.encoder.channels[-1])
+    run = [B._graph(shipped_lite, replace(spec, precision=p)) for p in ("fp32", "fp16")]
+    ins = (torch.from_numpy(frame[None]), s.mean, s.std, torch.ones(1), torch.zeros(1))
+    ref, half = (g(*ins).numpy()[0] for g in run)
+    assert psnr(half, ref) >= 35
+    assert all(p.dtype == torch.float32 for p in shipped_lite.parameters())
+    shipped_lite.encode_style(torch.rand(1, 3, 32, 32))
 
 
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
