@@ -340,8 +340,7 @@ def check_memory(model: AdaINModel, backend: str, height: int, width: int, batch
 def check_style_memory(model: AdaINModel, height: int, width: int) -> None:
     """A style image is encoded at the size asked (--style-size 0 keeps a museum scan whole): the same
     refusal as a frame's, before the encoder is run on it."""
-    device = str(next(model.parameters()).device)
-    check_memory(model, "eager", height, width, device=device, what="style image", smaller="--style-size")
+    check_memory(model, "eager", height, width, device=str(model.device), what="style image", smaller="--style-size")
 
 
 def make_stylizer(

@@ -64,8 +64,8 @@ def copyable(path: Path, streams: Iterable) -> tuple[list, list]:
 
 def encoder_options(codec: str, crf: int, width: int, height: int, rate: Fraction | int) -> tuple[dict, int | None]:
     """(encoder options, bit rate) for about the quality of H.264 at `crf` whatever the codec. FFmpeg's own
-    defaults for VP8 and MPEG-4 are low fixed bit rates (about 8 dB below H.264 at crf 18 on stylized
-    640x480 frames); at crf 18 these settings measured within 0.5 dB of it."""
+    defaults for VP8 and MPEG-4 are low fixed bit rates (PSNR 7-8 dB below H.264 crf 18 on stylized 640x480
+    frames); at crf 18 these settings measured from 0.4 dB below to 0.7 dB above it."""
     if codec == "h264":
         return {"crf": str(crf), "preset": "veryfast"}, None
     if codec == "vp8":  # constrained quality: crf within a generous ceiling

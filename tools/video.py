@@ -42,7 +42,6 @@ from realtime.recorder import CODECS, RecorderError, VideoWriter, check_writable
 from tools.stabilize import Stabilizer  # noqa: E402
 
 
-
 class VideoError(ValueError):
     """Bad input or output; one line for the user."""
 
@@ -200,7 +199,7 @@ class MaskedStylizer:
         out = []
         for img in frames:
             m = self.next_mask(*img.shape[:2])
-            content = bgr_to_tensor(img, next(self.model.parameters()).device)
+            content = bgr_to_tensor(img, self.model.device)
             masks = torch.stack([m, 1 - m]) if len(self.styles) == 2 else m[None]
             out.append(tensor_to_bgr(self.model.stylize(content, self.styles, masks=masks, alpha=self.alpha)))
         return np.stack(out)
