@@ -18,6 +18,7 @@ from realtime.display import Display
 from realtime.hud import HudInfo, draw_help, draw_hud, reconnecting_frame
 from realtime.keys import action_for, help_lines
 from realtime.recorder import LiveRecorder, RecorderError
+from realtime.stop_signals import StopSignals
 from realtime.style_bank import StyleBank
 
 log = logging.getLogger("realtime")
@@ -252,21 +253,24 @@ class LiveApp:
         log.info("snapshot %s", path)
 
     def run(self) -> int:
-        """Until quit, end of file or --max-frames. In kiosk mode a failing frame is logged and skipped."""
+        """Until quit, end of file, --max-frames or a stop signal (Ctrl-C, SIGTERM from `kill` or systemd,
+        SIGHUP): the recording in hand is closed properly either way. In kiosk mode a failing frame is logged
+        and skipped."""
         self.capture.start()
         try:
-            while True:
-                try:
-                    if not self.step():
-                        break
-                except KeyboardInterrupt:
-                    break
-                except Exception:
-                    if not self.cfg.kiosk:
-                        raise
-                    self.errors += 1
-                    log.exception("frame %d failed; continuing", self.frames_out)
-                    time.sleep(0.1)
+            with StopSignals() as stop:
+                while stop.hit is None:
+                    try:
+                        if not self.step():
+                            break
+                    except Exception:
+                        if not self.cfg.kiosk:
+                            raise
+                        self.errors += 1
+                        log.exception("frame %d failed; continuing", self.frames_out)
+                        time.sleep(0.1)
+                if stop.hit is not None:
+                    log.info("%s: stopping", stop.hit)
         finally:
             self.close()
         return self.frames_out

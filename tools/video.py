@@ -3,7 +3,7 @@
 Decode (PyAV) -> batched stylization with the style encoded once -> encode (PyAV), on
 three overlapping threads. Frame timestamps, time base, rotation and resolution are
 kept; audio and subtitle streams are remuxed unchanged. Output goes to
-NAME.partial.EXT and is renamed when complete; Ctrl-C or SIGTERM finishes the
+NAME.partial.EXT and is renamed when complete; Ctrl-C, SIGTERM or SIGHUP finishes the
 batch in hand and leaves a playable NAME.partial.EXT of every frame done.
 
 Examples:
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import queue
-import signal
 import sys
 import threading
 import time
@@ -39,6 +38,7 @@ from engines.options import (  # noqa: E402
 )
 from engines.weights import WeightsError  # noqa: E402
 from realtime.recorder import CODECS, RecorderError, VideoWriter, check_writable, copyable  # noqa: E402
+from realtime.stop_signals import StopSignals  # noqa: E402
 from tools.stabilize import Stabilizer  # noqa: E402
 
 
@@ -91,26 +91,6 @@ def output_size(p: Probe, size: int | None, scale: float | None) -> tuple[int, i
     else:
         return p.width, p.height
     return max(16, round(p.width * s)), max(16, round(p.height * s))
-
-
-class Interrupt:
-    """SIGINT/SIGTERM set a flag; the loop finishes its batch and closes the file properly."""
-
-    def __init__(self) -> None:
-        self.hit = False
-        self._old = {}
-
-    def __enter__(self) -> "Interrupt":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.hit = True
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 def decode_thread(path: Path, start: float | None, end: float | None, out: queue.Queue, packets: queue.Queue,
@@ -333,11 +313,11 @@ def run(a: argparse.Namespace) -> int:
             except queue.Empty:
                 return
 
-    with Interrupt() as intr:
+    with StopSignals() as intr:
         reader.start()
         done = False
         try:
-            while not done and not intr.hit:
+            while not done and intr.hit is None:
                 batch, pts = [], []
                 while len(batch) < a.batch:
                     item = frames_q.get()
@@ -361,7 +341,7 @@ def run(a: argparse.Namespace) -> int:
                     writer.write(img, p if p is not None else written)
                     written += 1
                 bar.update(n)
-            interrupted = intr.hit
+            interrupted = intr.hit is not None
         finally:
             stop.set()
             while reader.is_alive():  # unblock the reader if it waits on a full queue

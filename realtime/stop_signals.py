@@ -1,0 +1,36 @@
+"""Requests to stop from outside (Ctrl-C, `kill`, systemd stopping a kiosk, a closed terminal), as a flag.
+
+Python's own answer to SIGTERM and SIGHUP is to die on the spot: an MP4 being recorded then has no index
+and does not play. Loops check the flag between frames instead and close their files properly.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+
+
+class StopSignals:
+    """`with StopSignals() as stop:` ... `if stop.hit:` (the signal's name); previous handlers come back on exit.
+
+    Handlers can only be set from the main thread; elsewhere (a loop run by a test thread) nothing is changed.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.hit: str | None = None
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.hit = signal.Signals(signum).name
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
