@@ -77,6 +77,21 @@ def test_a_folder_with_an_unreadable_image_does_the_rest_and_says_so(tmp_path, c
     assert "is a file" in capsys.readouterr().err
 
 
+def test_a_folder_keeps_every_result_and_a_banner_keeps_the_sheet_small(tmp_path):
+    """photo.jpg and photo.png both became photo.png (one result silently lost); a 4x200 banner, scaled to
+    the sheet's row height, made the contact sheet about 13,000 pixels wide."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "photo.jpg"), make_photo(40, 56, seed=1))
+    cv2.imwrite(str(folder / "photo.png"), make_photo(40, 56, seed=2))
+    cv2.imwrite(str(folder / "banner.png"), make_photo(4, 200, seed=3))
+    args = ["--content", str(folder), "--style", STYLE, "--size", "0", "--style-size", "64", "--model", "lite"]
+    assert stylize.main(args + ["--output", str(tmp_path / "out"), "--contact-sheet", str(tmp_path / "s.png")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["banner.png", "photo_jpg.png", "photo_png.png"]
+    sheet = cv2.imread(str(tmp_path / "s.png"))
+    assert sheet.shape[0] == 3 * 260 + 4 and sheet.shape[1] <= 3 * 3 * 256 + 4 * 4
+
+
 def test_preserve_color_keeps_content_colours(tmp_path):
     content = make_photo(64, 64, seed=3)
     common = ["--content", str(tmp_path / "c.png"), "--style", STYLE, "--size", "0", "--style-size", "128"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -74,16 +75,23 @@ def stylize_one(
 
 
 def contact_sheet(rows: list[list[np.ndarray]], height: int = 256, gap: int = 4) -> np.ndarray:
-    """Rows of images (content | style | result), each scaled to `height`, on a white background."""
-    scaled = [[cv2.resize(im, (max(1, round(im.shape[1] * height / im.shape[0])), height),
-                          interpolation=cv2.INTER_AREA) for im in row] for row in rows]
+    """Rows of images (content | style | result) on a white background, each scaled to `height` but no wider
+    than three times that (a panorama is shrunk to fit: scaled to the height alone, a 2x400 banner made the
+    sheet 87,000 pixels wide)."""
+    def fit(im: np.ndarray) -> np.ndarray:
+        s = min(height / im.shape[0], 3 * height / im.shape[1])
+        size = (max(1, round(im.shape[1] * s)), max(1, round(im.shape[0] * s)))
+        return cv2.resize(im, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+
+    scaled = [[fit(im) for im in row] for row in rows]
     widths = [sum(im.shape[1] for im in row) + gap * (len(row) + 1) for row in scaled]
     sheet = np.full((len(rows) * (height + gap) + gap, max(widths), 3), 255, np.uint8)
     y = gap
     for row in scaled:
         x = gap
         for im in row:
-            sheet[y : y + height, x : x + im.shape[1]] = im
+            top = y + (height - im.shape[0]) // 2
+            sheet[top : top + im.shape[0], x : x + im.shape[1]] = im
             x += im.shape[1] + gap
         y += height + gap
     return sheet
@@ -129,7 +137,9 @@ def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
         out_dir = Path(a.output)
         if out_dir.exists() and not out_dir.is_dir():
             raise ImageError(f"--output {out_dir} is a file; a folder of contents needs an output folder")
-        outputs = [out_dir / (c.stem + ".png") for c in contents]
+        stems = Counter(c.stem for c in contents)  # photo.jpg and photo.png must not both become photo.png
+        outputs = [out_dir / (f"{c.stem}_{c.suffix[1:]}.png" if stems[c.stem] > 1 else f"{c.stem}.png")
+                   for c in contents]
     else:
         contents, outputs = [content_path], [Path(a.output)]
         check_writable_image(outputs[0])
