@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
+import tempfile
 from pathlib import Path
 
 import torch
@@ -45,11 +47,26 @@ class WeightsError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """Converted weights live here (override with REALTIME_ADAIN_CACHE)."""
-    root = os.environ.get("REALTIME_ADAIN_CACHE") or Path.home() / ".cache" / "realtime-adain"
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Converted weights, compiled engines and style statistics live here (override with
+    REALTIME_ADAIN_CACHE). The cache only saves time: a place that cannot be used (a read-only home on a
+    kiosk, a file in the way) falls back to the temp folder, said once, instead of stopping the program."""
+    path = Path(os.environ.get("REALTIME_ADAIN_CACHE") or Path.home() / ".cache" / "realtime-adain")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if os.access(path, os.W_OK | os.X_OK):
+            return path
+        why = "not writable"
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+    fallback = Path(tempfile.gettempdir()) / f"realtime-adain-{os.getuid()}"
+    fallback.mkdir(parents=True, exist_ok=True)
+    if path not in _TOLD:
+        _TOLD.add(path)
+        logging.getLogger("realtime-adain").warning("cache folder %s: %s; using %s", path, why, fallback)
+    return fallback
+
+
+_TOLD: set[Path] = set()
 
 
 def sha256(path: Path) -> str:

@@ -75,8 +75,12 @@ class StyleBank:
         stats = self.model.encode_style(bgr_to_tensor(image))
         self.encoded += 1
         tmp = cached.with_name(cached.name + ".tmp")
-        save_file({"mean": stats.mean.contiguous(), "std": stats.std.contiguous()}, str(tmp))
-        tmp.replace(cached)
+        try:
+            save_file({"mean": stats.mean.contiguous(), "std": stats.std.contiguous()}, str(tmp))
+            tmp.replace(cached)
+        except (OSError, SafetensorError) as e:  # a full disk: the style is in hand, only the next start is slower
+            tmp.unlink(missing_ok=True)
+            log.warning("style %s not cached: %s", path.name, e)
         return stats
 
     def add(self, path: Path) -> Style:

@@ -331,6 +331,33 @@ def test_style_cache_is_keyed_by_the_weights(tmp_path, monkeypatch):
     assert StyleBank(other, [STYLE_A], style_size=64).encoded == 1  # never the old statistics
 
 
+def test_an_unusable_cache_slows_the_next_start_but_stops_nothing(tmp_path, monkeypatch, caplog):
+    """A cache folder behind a file (or read-only) was a NotADirectoryError traceback at start-up; a full disk
+    while saving a style's statistics stopped the live app."""
+    import realtime.style_bank as SB
+    from engines.model import AdaINModel
+    from engines.vgg import VGG16, Decoder, Encoder
+    from engines.weights import cache_dir
+
+    (tmp_path / "a_file").write_text("in the way")
+    monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path / "a_file" / "cache"))
+    fallback = cache_dir()
+    assert fallback.is_dir() and "a_file" not in str(fallback)
+    assert caplog.text.count("Not a directory") == 1
+    cache_dir()
+    assert caplog.text.count("Not a directory") == 1  # said once
+
+    def full_disk(tensors, path):
+        raise SB.SafetensorError("Error while serializing: I/O error: No space left on device")
+
+    monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(SB, "save_file", full_disk)
+    torch.manual_seed(0)
+    bank = SB.StyleBank(AdaINModel(Encoder(VGG16), Decoder(VGG16)).eval(), [STYLE_A], style_size=64)
+    assert len(bank) == 1 and "not cached: Error while serializing" in caplog.text
+    assert not list((tmp_path / "cache" / "styles").iterdir())  # no half-written file left behind
+
+
 def test_style_folder_rescan_reports_a_bad_file_once_and_survives_the_folder_going(tmp_path, monkeypatch, caplog):
     from engines.model import AdaINModel
     from engines.vgg import LITE, Decoder, Encoder
