@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from engines.atomic_write import write_atomically
 from engines.graph import FrameGraph
 from engines.model import AdaINModel, StyleStats
 from engines.vgg import LITE
@@ -230,7 +231,7 @@ def _build_torchscript(graph: FrameGraph, spec: EngineSpec, path: Path) -> Calla
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(graph, _examples(spec, torch.device(spec.device)), check_trace=False)
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
-    _atomic(path, lambda tmp: torch.jit.save(frozen, str(tmp)))
+    write_atomically(path, lambda tmp: torch.jit.save(frozen, str(tmp)))
     return frozen
 
 
@@ -269,7 +270,7 @@ def export_onnx(graph: FrameGraph, spec: EngineSpec, path: Path) -> None:
     names = ["frames", "style_mean", "style_std", "alpha", "color"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _atomic(path, lambda tmp: torch.onnx.export(
+        write_atomically(path, lambda tmp: torch.onnx.export(
             graph, _examples(spec, torch.device("cpu")), str(tmp), input_names=names, output_names=["stylized"],
             opset_version=17, dynamo=False))
 
@@ -286,7 +287,7 @@ def _build_tensorrt(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable
     precisions = {torch.float16, torch.float32} if spec.precision == "fp16" else {torch.float32}
     trt = torch_tensorrt.compile(graph, ir="dynamo", arg_inputs=inputs, enabled_precisions=precisions)
     try:
-        _atomic(path, lambda tmp: torch_tensorrt.save(trt, str(tmp), arg_inputs=inputs))
+        write_atomically(path, lambda tmp: torch_tensorrt.save(trt, str(tmp), arg_inputs=inputs))
     except Exception as e:  # caching is an optimisation: run uncached rather than fail
         warnings.warn(f"TensorRT engine not cached: {e}")
     return trt
@@ -294,12 +295,6 @@ def _build_tensorrt(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable
 
 _BUILDERS = {"eager": _build_eager, "torchscript": _build_torchscript, "onnx": _build_onnx, "tensorrt": _build_tensorrt}
 _SUFFIX = {"eager": "", "torchscript": ".ts", "onnx": ".onnx", "tensorrt": ".ep"}
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    tmp.replace(path)
 
 
 # Peak bytes of one CPU frame beyond the loaded model, per pixel and per channel of the model's widest

