@@ -22,6 +22,8 @@ class ImageError(ValueError):
 def read_bgr(path: str | Path) -> np.ndarray:
     """uint8 HxWx3 BGR; grey and alpha images are converted."""
     p = Path(path)
+    if p.is_dir():
+        raise ImageError(f"{p} is a folder, not an image")
     if not p.is_file():
         raise ImageError(f"image not found: {p}")
     data = np.fromfile(str(p), dtype=np.uint8)

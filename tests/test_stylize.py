@@ -105,7 +105,7 @@ def test_preserve_color_keeps_content_colours(tmp_path):
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "not_image", "weights_file", "weights_count",
                                   "masks_count", "alpha", "bad_weights_text", "out_dir", "out_format",
-                                  "sheet_format"])
+                                  "sheet_format", "style_folder"])
 def test_bad_input_one_line_exit_2(tmp_path, case):
     text = tmp_path / "notes.txt"
     text.write_text("hello")
@@ -124,12 +124,14 @@ def test_bad_input_one_line_exit_2(tmp_path, case):
         "out_dir": ["--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "no" / "such" / "o.png")],
         "out_format": ["--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.xyz")],
         "sheet_format": ["--content", CONTENT, "--style", STYLE, "--contact-sheet", str(tmp_path / "s.xyz")] + out,
+        "style_folder": ["--content", CONTENT, "--style", str(DATA)] + out,  # said as a folder, not "not found"
     }[case]
     r = run_cli(*args)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert case != "style_folder" or lines[0] == f"error: {DATA} is a folder, not an image"
     assert not (tmp_path / "o.png").exists()
 
 
