@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "512 shorter side if larger)")
     add_engine_args(p)
     p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
-    p.add_argument("--record", type=Path, help="record the stylized stream to this video file (key r toggles)")
+    p.add_argument("--record", type=Path,
+                   help="record the stylized stream to this video file (key r toggles; H.264, or VP8 for .webm)")
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (key f toggles)")
     p.add_argument("--kiosk", action="store_true",
                    help="unattended demo: fullscreen, no HUD, cycle styles, survive failures, log to a rotating file")
