@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from conftest import ROOT
+from engines.weights import WeightsError
 from tools.train import TrainConfig, Trainer
 
 
@@ -84,6 +85,21 @@ def test_cli_trains_logs_checkpoints_resumes_and_exports(folders):
     with safe_open(str(export), "pt") as f:
         assert f.metadata()["iterations"] == "4"
         assert f.get_tensor("1.weight").dtype == torch.float16
+
+
+def test_a_damaged_or_foreign_checkpoint_is_one_line(folders, vgg16_encoder):
+    """A truncated last.pt, or a distill.py run's folder given to train.py, was a traceback."""
+    out, export = folders / "out", folders / "dec.safetensors"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"PK\x03\x04 cut short")
+    r = subprocess.run(train_cli(folders, out, export) + ["--iters", "1"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.strip() == (
+        f"error: cannot resume from {out / 'last.pt'}: not a readable checkpoint of this tool; "
+        "move it away to start over, or use another --out")
+    lite = Trainer(config(folders, layout="lite"), encoder=vgg16_encoder)
+    lite.save(out / "last.pt")
+    with pytest.raises(WeightsError, match="written for another model"):
+        Trainer(config(folders), encoder=vgg16_encoder).load(out / "last.pt")
 
 
 def test_cli_missing_folder_is_one_line_error(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import pickle
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -223,7 +224,13 @@ class Trainer:
     def load(self, path: Path) -> None:
         # onto the CPU: the data generator's state must be a CPU tensor (mapped to CUDA, resuming on a GPU
         # failed); load_state_dict copies weights and optimiser state to the model's device itself
-        self.load_state(torch.load(path, map_location="cpu", weights_only=True))
+        try:
+            self.load_state(torch.load(path, map_location="cpu", weights_only=True))
+        except (RuntimeError, KeyError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as e:
+            why = ("it was written for another model (layer shapes differ: train.py and distill.py runs, or "
+                   "another layout)" if "size mismatch" in str(e) else "not a readable checkpoint of this tool")
+            raise WeightsError(f"cannot resume from {path}: {why}; move it away to start over, or use another "
+                               "--out") from None
 
     def init_decoder(self, path: Path) -> None:
         """Start from shipped decoder weights (fine-tuning, or moving a CPU run to a GPU without its
