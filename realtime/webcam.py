@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record the stylized stream to this video file (key r toggles; H.264, or VP8 for .webm)")
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (key f toggles)")
     p.add_argument("--kiosk", action="store_true",
-                   help="unattended demo: fullscreen, no HUD, cycle styles, survive failures, log to a rotating file")
+                   help="unattended demo: fullscreen, no HUD, cycle styles, loop a video file, survive failures, "
+                        "log to a rotating file")
     p.add_argument("--cycle", type=positive, help="seconds between automatic style changes (kiosk default 30)")
     p.add_argument("--no-display", action="store_true", help="run without a window (servers, kiosks behind other screens, tests)")
     p.add_argument("--max-frames", type=count, help="stop after this many output frames")
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
         model, model_why = load_model(a, device)
         bank = StyleBank(model, [Path(s) for s in a.style], a.style_dir, a.style_size)
-        capture = CaptureThread(parse_source(a.source), loop=a.loop)
+        capture = CaptureThread(parse_source(a.source), loop=a.loop or a.kiosk)  # a kiosk never runs out
         height, width = processing_size(a.size, capture.size)
         stylizer = make_stylizer(model, backend, height, width, device=device, precision=precision)
         display = open_display(not a.no_display, a.fullscreen or a.kiosk)

@@ -259,6 +259,15 @@ def test_moving_frame_is_deterministic():
     assert np.array_equal(moving_frame(3, 20, 30), moving_frame(3, 20, 30))
 
 
+def test_a_kiosk_loops_a_video_file_without_being_asked(tmp_path):
+    """An unattended kiosk fed a file used to stop at its end (only --loop restarted it)."""
+    short = make_video(tmp_path / "short.mp4", frames=8)
+    r = webcam("--style", STYLE_A, "--source", str(short), "--kiosk", "--no-display", "--size", "48",
+               "--backend", "onnx", "--max-frames", "20", "--log-file", str(tmp_path / "k.log"))
+    assert r.returncode == 0, r.stderr
+    assert "done: 20 frames" in r.stderr
+
+
 def test_kiosk_cycles_styles_logs_and_picks_up_new_style_files(clip, tmp_path):
     styles = tmp_path / "styles"
     styles.mkdir()
@@ -267,7 +276,7 @@ def test_kiosk_cycles_styles_logs_and_picks_up_new_style_files(clip, tmp_path):
     (styles / "broken.jpg").write_text("not an image")  # skipped, not fatal
     stats, log = tmp_path / "s.jsonl", tmp_path / "kiosk.log"
     proc = subprocess.Popen([sys.executable, "-m", "realtime.webcam", "--style-dir", str(styles), "--source", str(clip),
-                             "--loop", "--kiosk", "--no-display", "--cycle", "0.3", "--size", "48", "--max-frames", "80",
+                             "--kiosk", "--no-display", "--cycle", "0.3", "--size", "48", "--max-frames", "80",
                              "--keys", "60:d,61:3", "--log-file", str(log), "--stats", str(stats)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
