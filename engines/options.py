@@ -47,6 +47,12 @@ def seconds(text: str) -> float:
     return _checked(text, float, lambda x: 0 <= x < math.inf, "a time in seconds, 0 or more")
 
 
+def crf(text: str) -> int:
+    """Video quality on H.264's scale, 0 (lossless) to 51: x264 silently clamped 100 and failed on -5 only
+    after the model had loaded, leaving a partial file."""
+    return _checked(text, int, lambda n: 0 <= n <= 51, "a whole number from 0 (best) to 51")
+
+
 def pixels(text: str) -> int:
     """A side in pixels (crops, load sizes), at least MIN_SIDE."""
     return _checked(text, int, lambda n: n >= MIN_SIDE, f"a number of pixels, at least {MIN_SIDE}")

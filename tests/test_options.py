@@ -93,6 +93,8 @@ def test_device_refuses_cuda_where_torch_has_none():
     ("tools.bench", ["--seconds", "0"]),
     ("tools.video", ["in.mp4", "-o", "o.mp4", "--style", "s.jpg", "--start", "-1"]),
     ("tools.video", ["in.mp4", "-o", "o.mp4", "--style", "s.jpg", "--end", "nan"]),
+    ("tools.video", ["in.mp4", "-o", "o.mp4", "--style", "s.jpg", "--crf", "-5"]),
+    ("tools.export_onnx", ["-o", "x.onnx", "--size", "720"]),
     ("tools.bench", ["--sizes", "256,abc"]),
     ("tools.quality", ["--content-dir", "c", "--style-dir", "s", "--model", "full,big"]),
     ("tools.bench", ["--backends", "eager,fast"]),

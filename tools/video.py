@@ -34,7 +34,7 @@ from engines.backends import BackendError, check_style_memory, choose_backend, m
 from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short  # noqa: E402
 from engines.model import AdaINModel, StyleStats  # noqa: E402
 from engines.options import (  # noqa: E402
-    add_engine_args, add_model_args, count, engine_options, image_side, load_model, positive, seconds,
+    add_engine_args, add_model_args, count, crf, engine_options, image_side, load_model, positive, seconds,
 )
 from engines.weights import WeightsError  # noqa: E402
 from realtime.recorder import CODECS, RecorderError, VideoWriter, check_writable, copyable  # noqa: E402
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=positive, help="output size as a fraction of the input's (e.g. 0.5)")
     add_engine_args(p)
     add_model_args(p)
-    p.add_argument("--crf", type=int, default=18,
+    p.add_argument("--crf", type=crf, default=18,
                    help="quality on H.264's scale, lower is better (default 18; VP8 and MPEG-4 get about the same)")
     p.add_argument("--codec", default="auto", choices=["auto", *CODECS],
                    help="video codec (default auto: H.264, or VP8 for .webm)")
