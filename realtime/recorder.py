@@ -6,16 +6,18 @@ and the container, so whatever was written so far is a playable file.
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+from av.container import OutputContainer
 
 _STOP = object()
 
@@ -27,38 +29,51 @@ class RecorderError(RuntimeError):
 CODECS = {"h264": "libx264", "vp8": "libvpx", "mpeg4": "mpeg4"}  # what users pick from -> FFmpeg's encoder
 
 
-def container_codecs(path: Path) -> frozenset[str]:
-    """Codec names the container for `path`'s extension can hold (FFmpeg's own table; nothing is created)."""
+def output_format(path: Path) -> str:
+    """FFmpeg's container for `path`'s extension (nothing is created), refusing picture formats."""
     try:
         with av.open(str(path), mode="w") as c:
-            return frozenset(c.supported_codecs)
+            name = c.format.name
     except (av.FFmpegError, ValueError):
         raise RecorderError(f"cannot write {path}: no video container for the extension "
                             f"{path.suffix or '(none)'!r}; use .mp4, .mkv or .webm") from None
+    if name.startswith("image2"):
+        raise RecorderError(f"cannot write {path}: {path.suffix} is a picture format; use .mp4, .mkv or .webm")
+    return name
+
+
+def _holds(container_format: str, add: Callable[[OutputContainer], object]) -> bool:
+    """Whether the container takes a stream, as FFmpeg says when one is added to an empty file in memory:
+    no, yes, or unknown (MPEG-TS keeps no table; taken as yes, as FFmpeg itself does)."""
+    try:
+        with av.open(io.BytesIO(), mode="w", format=container_format) as c:
+            add(c)
+        return True
+    except ValueError:
+        return False
 
 
 def choose_codec(path: Path, codec: str = "auto") -> str:
     """'auto' takes the first of H.264, VP8, MPEG-4 that the container holds (WebM takes only VP8); an explicit
     codec the container cannot hold is refused up front rather than after the model has loaded."""
-    held = container_codecs(path)
+    fmt = output_format(path)
+    held = [name for name, encoder in CODECS.items() if _holds(fmt, lambda c: c.add_stream(encoder))]
     if codec == "auto":
-        for name in CODECS:
-            if name in held:
-                return name
+        if held:
+            return held[0]
         raise RecorderError(f"cannot write {path}: {path.suffix} holds none of {', '.join(CODECS)}; use .mp4 or .mkv")
     if codec not in CODECS:
         raise RecorderError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
     if codec not in held:
-        fits = [n for n in CODECS if n in held]
         raise RecorderError(f"cannot write {path}: {path.suffix} cannot hold {codec}"
-                            + (f"; use --codec {fits[0]}" if fits else "") + " or a .mkv file")
+                            + (f"; use --codec {held[0]}" if held else "") + " or a .mkv file")
     return codec
 
 
 def copyable(path: Path, streams: Iterable) -> tuple[list, list]:
     """(streams the container for `path` can hold as they are, the rest): WebM takes no AAC, MP4 no SRT."""
-    held = container_codecs(path)
-    kept = [s for s in streams if s.codec_context is not None and s.codec_context.name in held]
+    fmt = output_format(path)
+    kept = [s for s in streams if _holds(fmt, lambda c: c.add_stream_from_template(s))]
     return kept, [s for s in streams if s not in kept]
 
 

@@ -150,7 +150,7 @@ def audio_only(path):
 
 
 @pytest.mark.parametrize("case", ["missing", "text", "no_video", "unwritable", "container", "exists", "alpha",
-                                  "mask_text", "too_large", "start_past_end", "end_zero", "codec"])
+                                  "mask_text", "too_large", "start_past_end", "end_zero", "codec", "picture"])
 def test_bad_input_one_line_exit_2_and_no_output(tmp_path, case):
     src = make_video(tmp_path / "in.mp4", frames=3)
     out = tmp_path / "out.mp4"
@@ -179,6 +179,9 @@ def test_bad_input_one_line_exit_2_and_no_output(tmp_path, case):
         args = [str(src), "-o", str(out)]
     elif case == "codec":  # MP4 cannot hold VP8: refused before the model loads, not after
         args = [str(src), "-o", str(out), "--codec", "vp8"]
+    elif case == "picture":  # FFmpeg's image2 muxer takes .png, then fails on the first frame
+        out = tmp_path / "out.png"
+        args = [str(src), "-o", str(out)]
     elif case == "mask_text":
         (tmp_path / "mask.mp4").write_text("not a video either")
         args = [str(src), "-o", str(out), "--mask-video", str(tmp_path / "mask.mp4")]
@@ -209,6 +212,17 @@ def test_webm_gets_vp8_and_says_which_streams_it_cannot_hold(tmp_path):
     pts_in, pts_out = stream_info(src)[0], stream_info(out)[0]
     assert len(pts_out) == 12
     np.testing.assert_allclose(np.diff(pts_out), np.diff(pts_in), atol=2e-3)  # WebM counts in milliseconds
+
+
+def test_mpeg_ts_which_keeps_no_codec_table_still_gets_h264_and_audio(tmp_path):
+    """FFmpeg cannot say what MPEG-TS holds ('unknown', not 'no'): it must be taken as yes, as FFmpeg does."""
+    src = make_video(tmp_path / "in.mp4", frames=6, audio=True)
+    out = tmp_path / "out.ts"
+    r = video(str(src), "-o", str(out), "--style", STYLE)
+    assert r.returncode == 0 and "left out" not in r.stderr, r.stderr
+    with av.open(str(out)) as c:
+        assert [s.codec_context.name for s in c.streams] == ["h264", "aac"]
+    assert len(stream_info(out)[0]) == 6
 
 
 def test_vp8_and_mpeg4_come_near_h264_quality(tmp_path):
