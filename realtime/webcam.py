@@ -133,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
             capture.stop()
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while an engine builds: nothing to save yet
+        if capture is not None:
+            capture.stop()
+        print("interrupted", file=sys.stderr)
+        return 130
     log.info("model %s; backend %s %s (%s) on %s, %dx%d, %d style(s)", model_why, stylizer.spec.backend,
              stylizer.spec.precision, stylizer.why, device, width, height, len(bank))
     cfg = AppConfig(
