@@ -225,6 +225,15 @@ def test_mpeg_ts_which_keeps_no_codec_table_still_gets_h264_and_audio(tmp_path):
     assert len(stream_info(out)[0]) == 6
 
 
+def test_a_raw_h264_stream_without_timestamps_keeps_its_frame_rate(tmp_path):
+    """Frames of a raw elementary stream have no pts: the frame number was written as the timestamp, in
+    1/1200000 s ticks, so 12 frames lasted 10 microseconds."""
+    src = make_video(tmp_path / "in.h264", frames=12, rate=Fraction(25))
+    out = tmp_path / "out.mp4"
+    assert video(str(src), "-o", str(out), "--style", STYLE).returncode == 0
+    np.testing.assert_allclose(stream_info(out)[0], np.arange(12) / 25, atol=1e-3)
+
+
 def test_vp8_and_mpeg4_come_near_h264_quality(tmp_path):
     """FFmpeg's defaults for VP8 and MPEG-4 are low fixed bit rates: on this pan over a painting 34.5 and
     30.2 dB against H.264's 37.7 at crf 18. With the writer's settings each stays within 1 dB of H.264."""

@@ -338,7 +338,9 @@ def run(a: argparse.Namespace) -> int:
                     out = np.stack([stabilizer(c, o) for c, o in zip(batch, out)])
                 flush_packets()
                 for img, p in zip(out, pts):
-                    writer.write(img, p if p is not None else written)
+                    # a raw stream (.h264) carries no timestamps: frame n is shown at n / rate, in time_base
+                    # ticks (the frame number itself put 25 frames into 20 microseconds)
+                    writer.write(img, p if p is not None else round(written / (info.rate * info.time_base)))
                     written += 1
                 bar.update(n)
             interrupted = intr.hit is not None
