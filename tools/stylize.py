@@ -109,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
     p.add_argument("--color-method", choices=METHODS, default="coral",
                    help="coral: recolour the style to the content before encoding (default); luminance: keep content chroma")
-    p.add_argument("--mask", action="append", help="grey mask image per style (white = that style there; with one style, black stays the photo); "
-                        "one per --style")
+    p.add_argument("--mask", action="append",
+                   help="grey mask image per style (white = that style there; with one style, black stays the "
+                        "photo); one per --style")
     p.add_argument("--output", "-o", required=True, help="output image, or a folder when --content is a folder")
     p.add_argument("--size", type=image_side, default=512, help="content shorter side in pixels (0 keeps the original; default 512)")
     p.add_argument("--style-size", type=image_side, default=512,
