@@ -231,11 +231,15 @@ class LiveApp:
         self.display_rate.add(time.monotonic() - self._last_out)
         self._last_out = time.monotonic()
         if self._stats is not None:
-            self._stats.write(json.dumps({
-                "frame": self.frames_out, "seq": used_seq, "newest_at_start": newest_before,
-                "newest_at_end": self.capture.newest_seq(), "capture_time": capture_time, "out_time": now,
-                "style": self.bank.index, "blend": self.blend_weight, "alpha": self.alpha, "color": self.color,
-                "reconnecting": reconnecting}) + "\n")
+            try:
+                self._stats.write(json.dumps({
+                    "frame": self.frames_out, "seq": used_seq, "newest_at_start": newest_before,
+                    "newest_at_end": self.capture.newest_seq(), "capture_time": capture_time, "out_time": now,
+                    "style": self.bank.index, "blend": self.blend_weight, "alpha": self.alpha, "color": self.color,
+                    "reconnecting": reconnecting}) + "\n")
+            except OSError as e:  # a full disk: the statistics stop, the live view and its recording go on
+                log.error("stats file failed: %s; stats stopped", e.strerror or e)
+                self._stats = None
         self.frames_out += 1
         if self.cfg.max_frames is not None and self.frames_out >= self.cfg.max_frames:
             return False

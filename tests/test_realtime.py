@@ -225,6 +225,18 @@ def test_recording_failures_keep_the_live_loop_running(clip, tmp_path, caplog, m
         gone.rmdir()
         assert live.run() == 4 and live.recorder is None  # every frame still came out
         assert "gone/rec.mp4" in caplog.text and "failed" in caplog.text  # and the user was told
+        # the stats file's disk fills up: a traceback ended the live view before
+        stats = app(None)
+
+        class FullDisk:
+            def write(self, text):
+                raise OSError(28, "No space left on device")
+
+            def close(self):
+                pass
+
+        stats._stats = FullDisk()
+        assert stats.run() == 4 and "stats file failed: No space left on device" in caplog.text
 
 
 def test_key_parsing():
