@@ -62,3 +62,23 @@ def make_video(path: Path, frames: int = 60, width: int = 160, height: int = 120
 def decode_frames(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as c:
         return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+
+
+def with_subtitles(video: Path, out: Path, cues: list[tuple[float, float, str]]) -> Path:
+    """`video`'s stream plus an SRT subtitle stream (read by FFmpeg's srt demuxer, so no encoder is needed)."""
+    srt = out.with_suffix(".srt")
+    stamp = lambda t: f"00:00:{int(t):02d},{int(round(t % 1 * 1000)):03d}"  # noqa: E731
+    srt.write_text("".join(f"{i}\n{stamp(a)} --> {stamp(b)}\n{text}\n\n" for i, (a, b, text) in
+                           enumerate(cues, 1)))
+    with av.open(str(video)) as src, av.open(str(srt)) as sub, av.open(str(out), "w") as dst:
+        v = dst.add_stream_from_template(src.streams.video[0])
+        s = dst.add_stream_from_template(sub.streams[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = v
+                dst.mux(packet)
+        for packet in sub.demux(sub.streams[0]):
+            if packet.dts is not None:
+                packet.stream = s
+                dst.mux(packet)
+    return out

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from media import decode_frames, make_video
+from media import decode_frames, make_video, with_subtitles
 from tools.flicker import frames as read_frames
 from tools.flicker import warping_error
 
@@ -212,6 +212,20 @@ def test_webm_gets_vp8_and_says_which_streams_it_cannot_hold(tmp_path):
     pts_in, pts_out = stream_info(src)[0], stream_info(out)[0]
     assert len(pts_out) == 12
     np.testing.assert_allclose(np.diff(pts_out), np.diff(pts_in), atol=2e-3)  # WebM counts in milliseconds
+
+
+def test_subtitles_are_kept_where_the_container_holds_them_and_left_out_with_a_note_elsewhere(tmp_path):
+    """MP4 cannot hold SRT subtitles: the whole job used to fail before its first frame."""
+    src = with_subtitles(make_video(tmp_path / "v.mp4", frames=10), tmp_path / "in.mkv",
+                         [(0.0, 0.2, "hello"), (0.2, 0.3, "world")])
+    for name, kept in (("out.mkv", True), ("out.mp4", False)):
+        r = video(str(src), "-o", str(tmp_path / name), "--style", STYLE)
+        assert r.returncode == 0, r.stderr
+        assert ("subtitle stream #1 (srt) left out" in r.stderr) is not kept
+        with av.open(str(tmp_path / name)) as c:
+            assert len(c.streams.video) == 1 and len(c.streams.subtitles) == int(kept)
+            if kept:
+                assert [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size] == [b"hello", b"world"]
 
 
 def test_mpeg_ts_which_keeps_no_codec_table_still_gets_h264_and_audio(tmp_path):
