@@ -62,6 +62,12 @@ def folders(tmp_path):
     return tmp_path
 
 
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of uint8 pictures (or stacks of them), in dB."""
+    mse = np.mean((np.asarray(a, np.float64) - b) ** 2)
+    return 10 * np.log10(255**2 / max(mse, 1e-12))
+
+
 def make_photo(h: int, w: int, seed: int = 0) -> np.ndarray:
     """A synthetic BGR 'photo': smooth gradients, shapes and noise, so statistics are not degenerate."""
     import cv2

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_photo
+from conftest import make_photo, psnr
 from engines import backends as B
 from engines.model import AdaINModel, StyleStats
 from engines.vgg import VGG16, Decoder, Encoder
@@ -37,11 +37,6 @@ def styles(model, h=40, w=48):
     from engines.images import bgr_to_tensor
 
     return [model.encode_style(bgr_to_tensor(make_photo(h, w, seed=s))) for s in (11, 12)]
-
-
-def psnr(a, b):
-    mse = np.mean((a.astype(np.float64) - b) ** 2)
-    return 10 * np.log10(255**2 / max(mse, 1e-12))
 
 
 @pytest.mark.parametrize("which", ["random", "shipped", "shipped-lite"])
