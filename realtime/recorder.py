@@ -19,6 +19,8 @@ import av
 import numpy as np
 from av.container import OutputContainer
 
+from realtime.palette import PaletteFrames
+
 _STOP = object()
 
 
@@ -26,7 +28,8 @@ class RecorderError(RuntimeError):
     """The file cannot be written; the message is one line for the user."""
 
 
-CODECS = {"h264": "libx264", "vp8": "libvpx", "mpeg4": "mpeg4"}  # what users pick from -> FFmpeg's encoder
+# what users pick from -> FFmpeg's encoder; "auto" takes the first the container holds
+CODECS = {"h264": "libx264", "vp8": "libvpx", "mpeg4": "mpeg4", "gif": "gif"}
 
 
 def output_format(path: Path) -> str:
@@ -54,10 +57,14 @@ def _holds(container_format: str, add: Callable[[OutputContainer], object]) -> b
 
 
 def choose_codec(path: Path, codec: str = "auto") -> str:
-    """'auto' takes the first of H.264, VP8, MPEG-4 that the container holds (WebM takes only VP8); an explicit
-    codec the container cannot hold is refused up front rather than after the model has loaded."""
+    """'auto' takes the first of H.264, VP8, MPEG-4, GIF that the container holds (WebM takes only VP8, .gif
+    only GIF); an explicit codec the container cannot hold is refused up front rather than after the model has
+    loaded."""
     fmt = output_format(path)
-    held = [name for name, encoder in CODECS.items() if _holds(fmt, lambda c: c.add_stream(encoder))]
+    # GIF frames go to .gif files only: other muxers say yes to a GIF stream and mean something else by it
+    # (MP3 takes it as cover art, QuickTime as a rarely played track)
+    held = [name for name, encoder in CODECS.items()
+            if (name == "gif") == (fmt == "gif") and _holds(fmt, lambda c: c.add_stream(encoder))]
     if codec == "auto":
         if held:
             return held[0]
@@ -86,6 +93,8 @@ def encoder_options(codec: str, crf: int, width: int, height: int, rate: Fractio
     if codec == "vp8":  # constrained quality: crf within a generous ceiling
         ceiling = max(1_000_000, int(0.5 * width * height * float(rate)))
         return {"crf": str(min(63, max(4, crf - 8))), "deadline": "good", "cpu-used": "4"}, ceiling
+    if codec == "gif":  # lossless LZW of 256-colour frames: nothing to set (see PaletteFrames)
+        return {}, None
     # MPEG-4 part 2: fixed quantiser (qscale 3 at crf 18), in FFmpeg's lambda units
     return {"flags": "qscale", "global_quality": str(min(31, max(1, round(crf / 6))) * 118)}, None
 
@@ -119,12 +128,19 @@ class VideoWriter:
             self.copies = {s.index: self.container.add_stream_from_template(s) for s in copy_streams}
         except (av.FFmpegError, ValueError) as e:
             raise RecorderError(f"cannot write {self.path}: {e}") from None
-        if rotation:
+        # GIF has no display rotation to keep: its frames are turned instead, as a player would show them
+        self.turns = (rotation // 90) % 4 if codec == "gif" else 0
+        if rotation and not self.turns:
             self.stream.set_display_rotation(rotation)
+        if self.turns % 2:
+            width, height = height, width
         self.stream.width, self.stream.height = width, height
         # 4:2:0 needs even sides; odd sizes keep full chroma instead of being cropped or scaled
         even = width % 2 == 0 and height % 2 == 0
         self.stream.pix_fmt = "yuv420p" if even or codec != "h264" else "yuv444p"  # VP8, MPEG-4 take odd sides
+        self.palette = PaletteFrames(width, height, time_base) if codec == "gif" else None
+        if self.palette:  # GIF: 256 colours a frame
+            self.stream.pix_fmt = "pal8"
         self.stream.time_base = time_base
         # the encoder must count in the same units, or close timestamps collapse onto one tick of 1/rate
         self.stream.codec_context.time_base = time_base
@@ -174,13 +190,21 @@ class VideoWriter:
                 continue
             frame, pts = payload, arg
             try:
-                vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
-                vf.pts, vf.time_base = pts, self.time_base
-                for packet in self.stream.encode(vf):
-                    self.container.mux(packet)
+                if self.palette:
+                    self._encode(self.palette.convert(np.rot90(frame, self.turns), pts))
+                else:
+                    vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
+                    vf.pts, vf.time_base = pts, self.time_base
+                    self._encode([vf])
                 self.frames += 1
             except Exception as e:  # disk full, encoder failure: reported by write()/close()
                 self.error = e
+
+    def _encode(self, frames: Iterable[av.VideoFrame | None]) -> None:
+        """Encode and mux; a None flushes the encoder."""
+        for vf in frames:
+            for packet in self.stream.encode(vf):
+                self.container.mux(packet)
 
     def close(self) -> None:
         """Flush and close; safe to call twice."""
@@ -191,8 +215,9 @@ class VideoWriter:
             return
         try:
             if self.error is None:
-                for packet in self.stream.encode(None):
-                    self.container.mux(packet)
+                if self.palette:
+                    self._encode(self.palette.flush())
+                self._encode([None])
         finally:
             self.container.close()
             self.container = None

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_args(p)
     p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
     p.add_argument("--record", type=Path,
-                   help="record the stylized stream to this video file (key r toggles; H.264, or VP8 for .webm)")
+                   help="record the stylized stream to this video file (key r toggles; H.264, VP8 for .webm, "
+                        "GIF for .gif)")
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (key f toggles)")
     p.add_argument("--kiosk", action="store_true",
                    help="unattended demo: fullscreen, no HUD, cycle styles, loop a video file, survive failures, "

@@ -142,7 +142,7 @@ def test_source_failing_mid_stream_recovers(tmp_path):
     ("emptydir", ["--style-dir", "EMPTY"], "no images"),
     ("record", ["--record", "/nonexistent/dir/out.mp4"], "cannot write"),
     ("record_format", ["--record", "TMP/out.xyz"], "no video container"),
-    ("record_gif", ["--record", "TMP/out.gif"], "holds none of h264, vp8, mpeg4"),  # a container, but no codec of ours
+    ("record_audio", ["--record", "TMP/out.wav"], "holds none of h264, vp8, mpeg4, gif"),  # a container, no codec of ours
     ("stats", ["--stats", "/nonexistent/dir/s.jsonl"], "stats file"),
     ("log", ["--log-file", "/nonexistent/dir/k.log"], "log file"),
     ("snapshots", ["--snapshot-dir", "/nonexistent/dir"], "snapshot folder not found"),

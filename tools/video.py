@@ -207,9 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_args(p)
     add_model_args(p)
     p.add_argument("--crf", type=crf, default=18,
-                   help="quality on H.264's scale, lower is better (default 18; VP8 and MPEG-4 get about the same)")
+                   help="quality on H.264's scale, lower is better (default 18; VP8 and MPEG-4 get about the same; "
+                        "GIF ignores it: 256 colours a frame, each frame its own palette)")
     p.add_argument("--codec", default="auto", choices=["auto", *CODECS],
-                   help="video codec (default auto: H.264, or VP8 for .webm)")
+                   help="video codec (default auto: H.264, VP8 for .webm, GIF for .gif)")
     p.add_argument("--batch", type=count, default=1, help="frames per model call (default 1; 4-8 helps on a GPU)")
     p.add_argument("--start", type=seconds, help="start time in seconds")
     p.add_argument("--end", type=seconds, help="end time in seconds")

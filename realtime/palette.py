@@ -1,0 +1,52 @@
+"""Colour frames to 256-colour palette frames for GIF, one palette per frame.
+
+GIF holds 256 colours a frame. A fixed palette (FFmpeg's rgb8) bands a painting's gradients; FFmpeg's
+palettegen + paletteuse pick the 256 colours each frame needs. With `stats_mode=single` a palette is made
+from each frame alone, so frames go out as they come (a whole-clip palette would hold every frame back
+until the end, and a stopped run would leave nothing playable).
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import av.filter
+import numpy as np
+
+
+class PaletteFrames:
+    """`convert(frame, pts)` -> the pal8 frames ready to encode (none or one); `flush()` at the end."""
+
+    def __init__(self, width: int, height: int, time_base: Fraction) -> None:
+        self.time_base = time_base
+        g = av.filter.Graph()
+        src = g.add_buffer(width=width, height=height, format="bgr24", time_base=time_base)
+        split = g.add("split")
+        gen = g.add("palettegen", "stats_mode=single")
+        use = g.add("paletteuse", "new=1")
+        sink = g.add("buffersink")
+        src.link_to(split)
+        split.link_to(use, 0, 0)  # the picture
+        split.link_to(gen, 1, 0)  # its palette, made from the same frame
+        gen.link_to(use, 0, 1)
+        use.link_to(sink)
+        g.configure()
+        self.graph = g
+
+    def convert(self, frame: np.ndarray, pts: int) -> list[av.VideoFrame]:
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")  # turned frames are views
+        vf.pts, vf.time_base = pts, self.time_base
+        self.graph.push(vf)
+        return self._pull()
+
+    def flush(self) -> list[av.VideoFrame]:
+        self.graph.push(None)
+        return self._pull()
+
+    def _pull(self) -> list[av.VideoFrame]:
+        out = []
+        while True:
+            try:
+                out.append(self.graph.pull())
+            except (av.BlockingIOError, av.EOFError):
+                return out
