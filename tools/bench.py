@@ -3,10 +3,12 @@
 Model-only: the compiled frame graph (uint8 frame in, uint8 frame out) called
 back to back. End-to-end: the real live loop (capture thread on a real video
 file read as fast as it decodes, resize, stylize, HUD, recorder thread) run
-headless. Results print as a table (or --json) and can be appended to
-BENCHMARKS.md with the machine, date, versions and command.
+headless. --writers times the video file writers instead (H.264 ... GIF). Results
+print as a table (or --json) and can be appended to BENCHMARKS.md with the machine,
+date, versions and command.
 
     python tools/bench.py --sizes 256,512 --backends eager,torchscript,onnx --append BENCHMARKS.md
+    python tools/bench.py --writers h264,gif --sizes 256,480p --rounds 3 --e2e-frames 30
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -162,6 +165,45 @@ def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, pr
     return Result(name, f"{backend} {stylizer.spec.precision}", size, 1.0 / p50, p50 * 1e3, p99 * 1e3, e2e, overhead, mem, gflop, gflop / p50, build)
 
 
+WRITER_SUFFIX = {"h264": ".mp4", "vp8": ".webm", "mpeg4": ".mp4", "gif": ".gif"}
+
+
+@dataclass
+class WriterResult:
+    codec: str
+    size: str
+    ms_per_frame: float
+    kb_per_frame: float
+
+
+def time_writer(codec: str, size: str, frames: int, style_path: Path) -> WriterResult:
+    """The file writer alone (its thread, encoder and muxer, flushed and closed) on a pan across a painting:
+    what a stylized video looks like to an encoder, unlike random pixels."""
+    import cv2
+
+    from realtime.recorder import VideoWriter
+
+    h, w = frame_size(size)
+    painting = cv2.resize(cv2.imread(str(style_path)), (w + 4 * frames, h), interpolation=cv2.INTER_AREA)
+    pan = [np.ascontiguousarray(painting[:, 4 * i : 4 * i + w]) for i in range(frames)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"bench{WRITER_SUFFIX[codec]}"
+        t0 = time.perf_counter()
+        writer = VideoWriter(path, w, h, time_base=Fraction(1, 30), rate=30, codec=codec)
+        for i, frame in enumerate(pan):
+            writer.write(frame, i)
+        writer.close()
+        seconds = time.perf_counter() - t0
+        return WriterResult(codec, size, seconds / frames * 1e3, path.stat().st_size / frames / 1024)
+
+
+def writer_table(results: list[WriterResult]) -> str:
+    rows = ["| writer | size | ms/frame | fps | KiB/frame |", "|---|---|---|---|---|"]
+    rows += [f"| {r.codec} | {r.size} | {r.ms_per_frame:.1f} | {1e3 / r.ms_per_frame:.1f} | {r.kb_per_frame:.1f} |"
+             for r in results]
+    return "\n".join(rows)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -219,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--e2e-frames", type=whole, default=20,
                    help="frames of the end-to-end loop (default 20; 0 skips it)")
     p.add_argument("--rounds", type=count, default=1, help="repeat the whole sweep, interleaved, and keep medians")
+    p.add_argument("--writers", type=listed(one_of(tuple(WRITER_SUFFIX))),
+                   help="time the video file writers instead of the model: comma list of h264, vp8, mpeg4, gif "
+                        "(writing --e2e-frames frames of a painted pan at each size)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--append", type=Path, help="append the table to this Markdown file (e.g. BENCHMARKS.md)")
     p.add_argument("--note", default="", help="a line of context stored with the appended table")
@@ -228,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    style_path = Path(__file__).resolve().parents[1] / "tests" / "data" / "painting.jpg"
+    if a.writers:
+        return bench_writers(a, argv, style_path)
     dev = resolve_device(a.device)
     backends = available_backends(dev) if "all" in a.backends else a.backends
     combos = []
@@ -251,7 +299,6 @@ def main(argv: list[str] | None = None) -> int:
         except WeightsError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-    style_path = Path(__file__).resolve().parents[1] / "tests" / "data" / "painting.jpg"
     runs: dict[tuple[str, str], list[Result]] = {}
     try:
         for _ in range(a.rounds):
@@ -273,14 +320,34 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(table(results))
     if a.append:
-        cmd = "python tools/bench.py " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
-        with open(a.append, "a") as f:
-            f.write(f"\n## {time.strftime('%Y-%m-%d')} - {dev}\n\n")
-            f.write(f"- machine: {machine()}\n- versions: {versions()}\n- command: `{cmd}`\n")
-            if a.note:
-                f.write(f"- note: {a.note}\n")
-            f.write(f"- rounds: {a.rounds} (median shown)\n\n{table(results)}\n")
+        append(a, argv, dev, table(results))
     return 0
+
+
+def bench_writers(a: argparse.Namespace, argv: list[str] | None, style_path: Path) -> int:
+    """--writers: each codec at each size, rounds interleaved, the median round by time kept."""
+    runs: dict[tuple[str, str], list[WriterResult]] = {}
+    for _ in range(a.rounds):
+        for size, codec in itertools.product(a.sizes, a.writers):
+            r = time_writer(codec, size, max(a.e2e_frames, 1), style_path)
+            runs.setdefault((codec, size), []).append(r)
+            print(f"{codec:6s} {size:6s} {r.ms_per_frame:8.1f} ms/frame", file=sys.stderr)
+    results = [sorted(rs, key=lambda r: r.ms_per_frame)[len(rs) // 2] for rs in runs.values()]
+    print(json.dumps([asdict(r) for r in results], indent=2) if a.json else writer_table(results))
+    if a.append:
+        append(a, argv, "cpu", writer_table(results))
+    return 0
+
+
+def append(a: argparse.Namespace, argv: list[str] | None, dev: str, text: str) -> None:
+    """Add a table to the --append file with what it needs to be compared: machine, versions, command."""
+    cmd = "python tools/bench.py " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
+    with open(a.append, "a") as f:
+        f.write(f"\n## {time.strftime('%Y-%m-%d')} - {dev}\n\n")
+        f.write(f"- machine: {machine()}\n- versions: {versions()}\n- command: `{cmd}`\n")
+        if a.note:
+            f.write(f"- note: {a.note}\n")
+        f.write(f"- rounds: {a.rounds} (median shown)\n\n{text}\n")
 
 
 if __name__ == "__main__":
