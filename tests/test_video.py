@@ -293,6 +293,17 @@ def test_gif_frames_get_their_own_palette_and_are_turned_as_a_player_shows_them(
     np.testing.assert_allclose(stream_info(tmp_path / "pan.gif")[0], np.arange(10) * 0.04, atol=1e-6)
 
 
+def test_gif_frames_go_to_gif_files_only(tmp_path):
+    """MP3's muxer takes a GIF stream as cover art and QuickTime as a track few players show: neither is asked."""
+    from realtime.recorder import RecorderError, choose_codec
+
+    assert choose_codec(tmp_path / "a.gif") == "gif"
+    with pytest.raises(RecorderError, match="holds none of h264, vp8, mpeg4, gif"):
+        choose_codec(tmp_path / "a.mp3")
+    with pytest.raises(RecorderError, match="cannot hold gif"):
+        choose_codec(tmp_path / "a.mov", "gif")
+
+
 def test_gif_output_takes_every_frame_and_leaves_audio_out_with_a_note(tmp_path):
     src = make_video(tmp_path / "in.mp4", frames=12, audio=True)
     out = tmp_path / "out.gif"
