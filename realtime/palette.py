@@ -11,14 +11,13 @@ from fractions import Fraction
 
 import av
 import av.filter
-import numpy as np
 
 
 class PaletteFrames:
-    """`convert(frame, pts)` -> the pal8 frames ready to encode (none or one); `flush()` at the end."""
+    """`convert(frame)` (bgr24, with pts in `time_base`) -> the pal8 frames ready to encode (none or one);
+    `flush()` at the end."""
 
     def __init__(self, width: int, height: int, time_base: Fraction) -> None:
-        self.time_base = time_base
         g = av.filter.Graph()
         src = g.add_buffer(width=width, height=height, format="bgr24", time_base=time_base)
         split = g.add("split")
@@ -37,10 +36,8 @@ class PaletteFrames:
         g.configure()
         self.graph = g
 
-    def convert(self, frame: np.ndarray, pts: int) -> list[av.VideoFrame]:
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")  # turned frames are views
-        vf.pts, vf.time_base = pts, self.time_base
-        self.graph.push(vf)
+    def convert(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
+        self.graph.push(frame)
         return self._pull()
 
     def flush(self) -> list[av.VideoFrame]:

@@ -137,10 +137,9 @@ class VideoWriter:
         self.stream.width, self.stream.height = width, height
         # 4:2:0 needs even sides; odd sizes keep full chroma instead of being cropped or scaled
         even = width % 2 == 0 and height % 2 == 0
-        self.stream.pix_fmt = "yuv420p" if even or codec != "h264" else "yuv444p"  # VP8, MPEG-4 take odd sides
+        self.stream.pix_fmt = ("pal8" if codec == "gif"  # 256 colours a frame, a palette each (PaletteFrames)
+                               else "yuv420p" if even or codec != "h264" else "yuv444p")  # VP8, MPEG-4 take odd sides
         self.palette = PaletteFrames(width, height, time_base) if codec == "gif" else None
-        if self.palette:  # GIF: 256 colours a frame
-            self.stream.pix_fmt = "pal8"
         self.stream.time_base = time_base
         # the encoder must count in the same units, or close timestamps collapse onto one tick of 1/rate
         self.stream.codec_context.time_base = time_base
@@ -190,12 +189,9 @@ class VideoWriter:
                 continue
             frame, pts = payload, arg
             try:
-                if self.palette:
-                    self._encode(self.palette.convert(np.rot90(frame, self.turns), pts))
-                else:
-                    vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
-                    vf.pts, vf.time_base = pts, self.time_base
-                    self._encode([vf])
+                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(frame, self.turns)), format="bgr24")
+                vf.pts, vf.time_base = pts, self.time_base
+                self._encode(self.palette.convert(vf) if self.palette else [vf])
                 self.frames += 1
             except Exception as e:  # disk full, encoder failure: reported by write()/close()
                 self.error = e
