@@ -3,10 +3,12 @@
 A live view must never lag behind reality: when the model is slower than the
 camera, older frames are dropped (and counted), never queued. Read failures
 (an unplugged camera, a stream that stalls) are retried with backoff while the
-app shows a "reconnecting" picture instead of exiting.
+app shows a "reconnecting" picture instead of exiting. A damaged file is read on
+past the damage where a seek lands beyond it, and otherwise ends there.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -15,6 +17,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+
+log = logging.getLogger("realtime")
 
 
 class SourceError(RuntimeError):
@@ -74,6 +79,8 @@ class CaptureThread:
         self.reconnects = 0
         self.reconnecting = False
         self.finished = False  # a file source without --loop reached its end
+        self.skipped = 0  # frames of a damaged file stepped over
+        self._damage_told: set[int] = set()  # where a looping file's damage was already logged
         self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.is_file else 0
         # a photo as the source: like a camera held still in front of it, the same frame at the frame rate,
         # so the window stays and style keys keep working (FFmpeg reads it as a one-frame video)
@@ -114,6 +121,13 @@ class CaptureThread:
         except SourceError:
             return False
 
+    def _read(self) -> np.ndarray | None:
+        try:
+            ok, image = self.cap.read()
+        except cv2.error:
+            return None
+        return image if ok else None
+
     def _run(self) -> None:
         period = 1.0 / self.fps
         next_time = time.monotonic() + period
@@ -124,11 +138,8 @@ class CaptureThread:
                 if delay > 0:
                     self._stop.wait(delay)
                 next_time = max(next_time + period, time.monotonic() - period)
-            try:
-                ok, image = self.cap.read()
-            except cv2.error:
-                ok, image = False, None
-            if ok and image is not None:
+            image = self._read()
+            if image is not None:
                 self.reconnecting = False
                 backoff = 0.1
                 self._pos += 1
@@ -137,22 +148,66 @@ class CaptureThread:
             if self._still is not None:
                 self._publish(self._still)
                 continue
-            at_end = self.is_file and (self.frame_count <= 0 or self._pos >= self.frame_count - 1)
-            if at_end and not self.reconnecting:
-                if not self.loop:
-                    self.finished = True
-                    return
-                self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                self._pos = 0
-                continue
-            # camera unplugged / stream stalled / file failing mid-stream: retry with backoff
+            if self.is_file:
+                state = "end" if self._at_end() else self._resume_file()
+                if state == "resumed":
+                    self.reconnecting = False
+                    backoff = 0.1
+                    continue
+                if state != "gone":  # its end, or damage nothing after which decodes: the end as far as we can read
+                    if not self.loop:
+                        self.finished = True
+                        return
+                    if self._reopen():
+                        self._pos = 0
+                        continue
+            # camera unplugged / stream stalled / file gone: retry with backoff
             self.reconnecting = True
             self._stop.wait(backoff)
             backoff = min(backoff * 2, self.max_backoff)
-            if self._reopen():
+            if not self.is_file and self._reopen():  # a file reopens in _resume_file on the next failed read
                 self.reconnects += 1
-                if self.is_file:
-                    self.cap.set(cv2.CAP_PROP_POS_FRAMES, self._pos)
+
+    def _at_end(self) -> bool:
+        # one frame of slack: some containers only estimate their frame count
+        return self.frame_count <= 0 or self._pos >= self.frame_count - 1
+
+    def _resume_file(self) -> str:
+        """After a file read failed before its end: reopen and read on from the failed frame, stepping
+        1, 2, 4 ... frames further while it fails. 'resumed' (a frame was read and published), 'damaged'
+        (it opens but nothing after the failure decodes: OpenCV decodes a seek from a keyframe some way
+        back, so damage near the end, or in a file with one keyframe, ends the readable part) or 'gone'
+        (it does not open)."""
+        step = 0
+        while self._pos + step < self.frame_count and not self._stop.is_set():
+            try:
+                image = self._read_at(self._pos + step)
+            except SourceError:
+                return "gone"
+            if image is not None:
+                if step:
+                    self._tell_damage(f"{step} damaged frame(s) skipped at frame {self._pos}")
+                if self.reconnecting:
+                    self.reconnects += 1
+                self.skipped += step
+                self._pos += step + 1
+                self._publish(image)
+                return "resumed"
+            step = max(1, 2 * step)
+        self._tell_damage(f"unreadable from frame {self._pos} on (damaged); treated as its end")
+        return "damaged"
+
+    def _read_at(self, index: int) -> np.ndarray | None:
+        """Frame `index` of a freshly opened file (a decoder that met damage is not trusted again)."""
+        self.cap.release()
+        self.cap = open_capture(self.source)
+        self.cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        return self._read()
+
+    def _tell_damage(self, what: str) -> None:
+        if self._pos not in self._damage_told:  # once per place: a looping kiosk meets it every pass
+            self._damage_told.add(self._pos)
+            log.warning("%s: %s", self.source, what)
 
     def stop(self) -> None:
         self._stop.set()

@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.record is not None:
         app.toggle_recording()
     frames = app.run()
-    log.info("done: %d frames, %d dropped by capture, %d frame errors", frames, capture.dropped, app.errors)
+    damaged = f", {capture.skipped} damaged source frame(s) skipped" if capture.skipped else ""
+    log.info("done: %d frames, %d dropped by capture, %d frame errors%s", frames, capture.dropped, app.errors, damaged)
     return 0
 
 

@@ -19,8 +19,10 @@ def moving_frame(i: int, h: int, w: int) -> np.ndarray:
 
 
 def make_video(path: Path, frames: int = 60, width: int = 160, height: int = 120, rate: Fraction = Fraction(30),
-               audio: bool = False, rotate: int | None = None, codec: str = "libx264", noise: int = 0) -> Path:
-    """noise > 0 adds per-frame grain: a file too big for a demuxer to hold in its buffers."""
+               audio: bool = False, rotate: int | None = None, codec: str = "libx264", noise: int = 0,
+               gop: int | None = None) -> Path:
+    """noise > 0 adds per-frame grain: a file too big for a demuxer to hold in its buffers. gop: a keyframe
+    every `gop` frames (the encoder's own choice otherwise: one for the whole of a short clip)."""
     rng = np.random.default_rng(0)
     container = av.open(str(path), "w")
     v = container.add_stream(codec, rate=rate)
@@ -28,6 +30,8 @@ def make_video(path: Path, frames: int = 60, width: int = 160, height: int = 120
     v.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
     if rotate is not None:
         v.set_display_rotation(rotate)
+    if gop is not None:
+        v.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
     a = None
     if audio:
         a = container.add_stream("aac", rate=48000)
@@ -57,6 +61,18 @@ def make_video(path: Path, frames: int = 60, width: int = 160, height: int = 120
             container.mux(p)
     container.close()
     return path
+
+
+def damage_frames(src: Path, dst: Path, first: int, count: int = 1) -> Path:
+    """`src` with the data of `count` video packets from `first` on (in file order) overwritten: undecodable
+    frames."""
+    with av.open(str(src)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(video=0) if p.size]
+    data = bytearray(src.read_bytes())
+    for pos, size in packets[first : first + count]:
+        data[pos : pos + size] = b"\xff" * size
+    dst.write_bytes(bytes(data))
+    return dst
 
 
 def decode_frames(path: Path) -> list[np.ndarray]:

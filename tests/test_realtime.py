@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from media import decode_frames, make_video, moving_frame
+from media import damage_frames, decode_frames, make_video, moving_frame
 from engines.images import bgr_to_tensor, read_bgr, resize_short, tensor_to_bgr
 from realtime.keys import action_for, parse_script
 
@@ -132,6 +132,43 @@ def test_source_failing_mid_stream_recovers(tmp_path):
     first_bad = flags.index(True)
     assert not all(flags[first_bad:]), "never recovered"
     assert "Traceback" not in r.stderr
+
+
+def read_to_end(path, timeout=60.0):
+    from realtime.capture import CaptureThread
+
+    capture = CaptureThread(str(path), pace=False).start()
+    deadline = time.monotonic() + timeout
+    while not capture.finished and time.monotonic() < deadline:
+        time.sleep(0.02)
+    capture.stop()
+    return capture
+
+
+@pytest.mark.parametrize("gop,frames,first,count", [(None, 40, 12, 1), (8, 120, 12, 5)])
+def test_a_damaged_file_is_read_on_past_the_damage(tmp_path, gop, frames, first, count):
+    """A file that fails mid-way used to be retried at the failed frame for ever ("reconnecting")."""
+    src = make_video(tmp_path / "in.mp4", frames=frames, gop=gop)
+    capture = read_to_end(damage_frames(src, tmp_path / "bad.mp4", first, count))
+    assert capture.finished
+    assert capture.skipped >= count
+    assert capture.seq + capture.skipped >= frames - 2  # every frame read or counted as skipped
+    assert capture.seq > first + 10  # frames after the damage were shown
+
+
+def test_a_file_unreadable_past_its_damage_ends_there(tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=40)  # one keyframe: nothing after the damage decodes
+    bad = damage_frames(src, tmp_path / "bad.mp4", 12, 40)
+    r = webcam("--style", STYLE_A, "--source", str(bad), "--size", "48", "--no-display", "--backend", "onnx",
+               timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "treated as its end" in r.stderr
+    looped = webcam("--style", STYLE_A, "--source", str(bad), "--size", "48", "--no-display", "--backend", "onnx",
+                    "--loop", "--max-frames", "40", "--stats", str(tmp_path / "s.jsonl"), timeout=120)
+    assert looped.returncode == 0, looped.stderr
+    assert "done: 40 frames" in looped.stderr  # back to the start each time, not stuck at the damage
+    assert looped.stderr.count("treated as its end") == 1  # said once, not every pass
+    assert not any(x["reconnecting"] for x in read_stats(tmp_path / "s.jsonl"))
 
 
 @pytest.mark.parametrize("case,args,msg", [
