@@ -6,22 +6,25 @@ import logging
 import sys
 from pathlib import Path
 
-import cv2
-import torch
+if not __package__:  # run as a script (python path/to/realtime/webcam.py) from anywhere: the repo importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engines.backends import BackendError, choose_backend, make_stylizer
-from engines.images import ImageError, list_images
-from engines.options import (
+import cv2  # noqa: E402
+import torch  # noqa: E402
+
+from engines.backends import BackendError, choose_backend, make_stylizer  # noqa: E402
+from engines.images import ImageError, list_images  # noqa: E402
+from engines.options import (  # noqa: E402
     add_engine_args, add_model_args, check_folder_of, count, engine_options, frame_size, image_side, load_model,
     positive,
 )
-from engines.weights import WeightsError
-from realtime.app import AppConfig, LiveApp, setup_logging
-from realtime.capture import CaptureThread, SourceError, parse_source
-from realtime.display import Display, NoDisplayError
-from realtime.keys import help_lines, parse_script
-from realtime.recorder import RecorderError, check_writable
-from realtime.style_bank import StyleBank
+from engines.weights import WeightsError  # noqa: E402
+from realtime.app import AppConfig, LiveApp, setup_logging  # noqa: E402
+from realtime.capture import CaptureThread, SourceError, parse_source  # noqa: E402
+from realtime.display import Display, NoDisplayError  # noqa: E402
+from realtime.keys import help_lines, parse_script  # noqa: E402
+from realtime.recorder import RecorderError, check_writable  # noqa: E402
+from realtime.style_bank import StyleBank  # noqa: E402
 
 log = logging.getLogger("realtime")
 

@@ -304,6 +304,15 @@ def test_window_under_xvfb_shows_stylized_frames(clip, tmp_path):
         xvfb.terminate()
 
 
+def test_runs_as_a_script_from_any_folder(clip, tmp_path):
+    """`python path/to/realtime/webcam.py` from elsewhere used to stop at `import engines` with a traceback."""
+    r = subprocess.run([sys.executable, str(ROOT / "realtime" / "webcam.py"), "--style", STYLE_A, "--source", str(clip),
+                        "--size", "48", "--no-display", "--max-frames", "3", "--backend", "onnx"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "done: 3 frames" in r.stderr
+
+
 def test_moving_frame_is_deterministic():
     assert np.array_equal(moving_frame(3, 20, 30), moving_frame(3, 20, 30))
 
