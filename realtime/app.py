@@ -18,6 +18,7 @@ from realtime.display import Display
 from realtime.hud import HudInfo, draw_help, draw_hud, reconnecting_frame
 from realtime.keys import action_for, help_lines
 from realtime.recorder import LiveRecorder, RecorderError
+from realtime.stabilize import Stabilizer
 from realtime.stop_signals import StopSignals
 from realtime.style_bank import StyleBank
 
@@ -37,6 +38,7 @@ class AppConfig:
     stats_path: Path | None = None      # one JSON line per output frame (freshness, style, alpha)
     snapshot_dir: Path = Path(".")
     show_hud: bool = True
+    stabilize: bool = False             # blend each result with the previous one warped by optical flow
 
 
 def free_path(path: Path) -> Path:
@@ -71,6 +73,7 @@ class LiveApp:
         self.display = display
         self.alpha = cfg.alpha
         self.color = False
+        self.stabilizer = Stabilizer() if cfg.stabilize else None
         self.blend_weight: float | None = None
         self.show_hud = cfg.show_hud and not cfg.kiosk
         self.show_help = False
@@ -120,6 +123,8 @@ class LiveApp:
             self.blend_weight = 0.5 if self.blend_weight not in cycle else cycle[(cycle.index(self.blend_weight) + 1) % 3]
         elif name == "color":
             self.color = not self.color
+        elif name == "stabilize":
+            self.stabilizer = None if self.stabilizer is not None else Stabilizer()
         elif name == "snapshot":
             self.snapshot_pending = True
         elif name == "record":
@@ -186,6 +191,8 @@ class LiveApp:
         if reconnecting:
             out = reconnecting_frame(self.height, self.width, self.capture.reconnects + 1)
             stylized = out
+            if self.stabilizer is not None:  # the picture after the gap owes nothing to the one before
+                self.stabilizer.reset()
             time.sleep(0.05)
         else:
             if self.frozen is not None:
@@ -203,6 +210,8 @@ class LiveApp:
             t0 = time.monotonic()
             stylized = self.stylizer(small, self.style_stats(), self.alpha, 1.0 if self.color else 0.0)
             self.model_rate.add(time.monotonic() - t0)
+            if self.stabilizer is not None and self.frozen is None:  # a frozen picture has nothing to steady
+                stylized = self.stabilizer(small, stylized)
             out = np.hstack([small, stylized]) if self.frozen is not None else stylized
         now = time.monotonic()
         if self.recorder is not None:
@@ -219,7 +228,7 @@ class LiveApp:
             if self.show_hud:
                 draw_hud(shown, HudInfo(self.model_rate.value, self.display_rate.value, self.capture.dropped,
                                         self.style_label(), self.alpha, self.stylizer.backend, self.color,
-                                        self.recorder is not None))
+                                        self.recorder is not None, self.stabilizer is not None))
             if self.show_help:
                 draw_help(shown, help_lines())
             self.display.show(shown)
@@ -236,7 +245,7 @@ class LiveApp:
                     "frame": self.frames_out, "seq": used_seq, "newest_at_start": newest_before,
                     "newest_at_end": self.capture.newest_seq(), "capture_time": capture_time, "out_time": now,
                     "style": self.bank.index, "blend": self.blend_weight, "alpha": self.alpha, "color": self.color,
-                    "reconnecting": reconnecting}) + "\n")
+                    "steady": self.stabilizer is not None, "reconnecting": reconnecting}) + "\n")
             except OSError as e:  # a full disk: the statistics stop, the live view and its recording go on
                 log.error("stats file failed: %s; stats stopped", e.strerror or e)
                 self._stats = None

@@ -17,6 +17,7 @@ class HudInfo:
     backend: str
     color: bool
     recording: bool
+    steady: bool = False
 
 
 def _text(img: np.ndarray, lines: list[str], origin: tuple[int, int], scale: float = 0.45) -> None:
@@ -30,7 +31,8 @@ def _text(img: np.ndarray, lines: list[str], origin: tuple[int, int], scale: flo
 
 def draw_hud(img: np.ndarray, info: HudInfo) -> None:
     lines = [f"model {info.model_fps:5.1f} fps  display {info.display_fps:5.1f} fps  dropped {info.dropped}",
-             f"style {info.style}  alpha {info.alpha:.1f}{'  colour kept' if info.color else ''}",
+             f"style {info.style}  alpha {info.alpha:.1f}{'  colour kept' if info.color else ''}"
+             f"{'  steady' if info.steady else ''}",
              f"backend {info.backend}{'  REC' if info.recording else ''}"]
     _text(img, lines, (8, 18))
 

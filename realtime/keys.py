@@ -10,6 +10,7 @@ KEYMAP: dict[str, tuple[str, str]] = {
     "-": ("alpha_down", "less style (alpha -0.1)"),
     "b": ("blend", "blend current and next style (again: change weights)"),
     "c": ("color", "colour preservation on/off"),
+    "t": ("stabilize", "steady texture (less flicker) on/off"),
     "s": ("snapshot", "save a PNG snapshot"),
     "r": ("record", "start/stop recording"),
     "f": ("fullscreen", "fullscreen on/off"),
@@ -21,7 +22,7 @@ KEYMAP: dict[str, tuple[str, str]] = {
 }
 
 _CHARS = {"n": "next", "p": "prev", "+": "alpha_up", "=": "alpha_up", "-": "alpha_down", "_": "alpha_down",
-          "b": "blend", "c": "color", "s": "snapshot", "r": "record", "f": "fullscreen", " ": "freeze",
+          "b": "blend", "c": "color", "t": "stabilize", "s": "snapshot", "r": "record", "f": "fullscreen", " ": "freeze",
           "h": "help", "o": "hud", "d": "rescan", "q": "quit", "\x1b": "quit"}
 
 

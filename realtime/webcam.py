@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "512 shorter side if larger)")
     add_engine_args(p)
     p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
+    p.add_argument("--stabilize", action="store_true",
+                   help="steady the brush texture from frame to frame (less flicker; optical flow on the CPU, "
+                        "about 20 ms a frame on 2 cores: see BENCHMARKS.md; key t toggles)")
     p.add_argument("--record", type=Path,
                    help="record the stylized stream to this video file (key r toggles; H.264, VP8 for .webm, "
                         "GIF for .gif)")
@@ -147,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = AppConfig(
         alpha=a.alpha, record=a.record, display=not a.no_display, fullscreen=a.fullscreen or a.kiosk, kiosk=a.kiosk,
         cycle=a.cycle if a.cycle is not None else (30.0 if a.kiosk else None), max_frames=a.max_frames,
-        key_script=script, stats_path=a.stats, snapshot_dir=a.snapshot_dir,
+        key_script=script, stats_path=a.stats, snapshot_dir=a.snapshot_dir, stabilize=a.stabilize,
     )
     app = LiveApp(cfg, capture, stylizer, bank, display)
     if a.record is not None:

@@ -121,7 +121,7 @@ def time_model(stylizer, style: StyleStats, frames: np.ndarray, seconds: float, 
 
 
 def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, width: int, frames: int,
-                    camera_fps: float) -> float:
+                    camera_fps: float, stabilize: bool = False) -> float:
     """Frames per second of the real live loop on a real video file read like a camera at `camera_fps`."""
     from realtime.app import AppConfig, LiveApp
     from realtime.capture import CaptureThread
@@ -133,7 +133,7 @@ def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, 
         src = make_video(Path(tmp) / "src.mp4", frames=frames + 10, width=width, height=height)
         capture = CaptureThread(str(src), loop=True, pace=True, fps=camera_fps)
         bank = StyleBank(model, [style_path])
-        cfg = AppConfig(display=False, max_frames=frames, record=Path(tmp) / "rec.mp4")
+        cfg = AppConfig(display=False, max_frames=frames, record=Path(tmp) / "rec.mp4", stabilize=stabilize)
         app = LiveApp(cfg, capture, stylizer, bank, Display(enabled=False))
         app.toggle_recording()
         t0 = time.perf_counter()
@@ -142,7 +142,7 @@ def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, 
 
 
 def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, precision: str, seconds: float, min_runs: int,
-          e2e_frames: int, style_path: Path) -> Result:
+          e2e_frames: int, style_path: Path, stabilize: bool = False) -> Result:
     h, w = frame_size(size)
     reset_peak_rss()
     t0 = time.perf_counter()
@@ -157,7 +157,8 @@ def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, pr
     p50 = statistics.median(times)
     p99 = float(np.percentile(times, 99))
     # the camera delivers twice as fast as the model: a new frame is always waiting, as with a real camera
-    e2e = time_end_to_end(stylizer, model, style_path, h, w, e2e_frames, 2.0 / p50) if e2e_frames else None
+    e2e = (time_end_to_end(stylizer, model, style_path, h, w, e2e_frames, 2.0 / p50, stabilize)
+           if e2e_frames else None)
     mem = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else peak_rss_mb()
     gflop = conv_gflop(model.cpu(), h, w)
     model.to(device)
@@ -260,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-runs", type=count, default=5, help="at least this many timed calls (default 5)")
     p.add_argument("--e2e-frames", type=whole, default=20,
                    help="frames of the end-to-end loop (default 20; 0 skips it)")
+    p.add_argument("--stabilize", action="store_true",
+                   help="run the end-to-end loop with the live app's --stabilize (optical flow per frame)")
     p.add_argument("--rounds", type=count, default=1, help="repeat the whole sweep, interleaved, and keep medians")
     p.add_argument("--writers", type=listed(one_of(tuple(WRITER_SUFFIX))),
                    help="time the video file writers instead of the model: comma list of h264, vp8, mpeg4, gif "
@@ -304,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(a.rounds):
             for size in a.sizes:
                 for (name, model), (b, prec) in itertools.product(models.items(), combos):
-                    r = bench(model, name, b, size, dev, prec, a.seconds, a.min_runs, a.e2e_frames, style_path)
+                    r = bench(model, name, b, size, dev, prec, a.seconds, a.min_runs, a.e2e_frames, style_path,
+                              a.stabilize)
                     runs.setdefault((name, b, prec, size), []).append(r)
                     print(f"{name:8s} {b:12s} {size:6s} {r.model_fps:8.2f} fps model  "
                           f"{(r.e2e_fps or 0):8.2f} fps end-to-end", file=sys.stderr)

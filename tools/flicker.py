@@ -20,7 +20,7 @@ import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tools.stabilize import warp  # noqa: E402
+from realtime.stabilize import warp  # noqa: E402
 
 
 def frames(path: Path) -> list[np.ndarray]:

@@ -39,7 +39,7 @@ from engines.options import (  # noqa: E402
 from engines.weights import WeightsError  # noqa: E402
 from realtime.recorder import CODECS, RecorderError, VideoWriter, check_writable, copyable  # noqa: E402
 from realtime.stop_signals import StopSignals  # noqa: E402
-from tools.stabilize import Stabilizer  # noqa: E402
+from realtime.stabilize import Stabilizer  # noqa: E402
 
 
 class VideoError(ValueError):

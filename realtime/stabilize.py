@@ -1,4 +1,4 @@
-"""Temporal stabilization for per-frame stylization (used by tools/video.py --stabilize).
+"""Temporal stabilization for per-frame stylization (live: --stabilize, key t; tools/video.py --stabilize).
 
 AdaIN stylizes each frame independently, so small changes in the input become
 large frame-to-frame changes of the brush texture (flicker). Each result is
