@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
     p.add_argument("--stabilize", action="store_true",
                    help="steady the brush texture from frame to frame (less flicker; optical flow on the CPU, "
-                        "about 20 ms a frame on 2 cores: see BENCHMARKS.md; key t toggles)")
+                        "20-40 ms a frame on 2 cores: see BENCHMARKS.md; key t toggles)")
     p.add_argument("--record", type=Path,
                    help="record the stylized stream to this video file (key r toggles; H.264, VP8 for .webm, "
                         "GIF for .gif)")
