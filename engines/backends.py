@@ -139,14 +139,28 @@ class Stylizer:
         self._style_src: tuple[Tensor, Tensor] | None = None  # held, so identity comparison is safe
         self._style: tuple[Tensor, Tensor] | None = None
 
+    def _blank(self) -> tuple[np.ndarray, StyleStats]:
+        c = self.spec.channels
+        return (np.zeros((self.spec.batch, self.spec.height, self.spec.width, 3), np.uint8),
+                StyleStats(torch.zeros(c), torch.ones(c)))
+
     def warmup(self, runs: int = 2) -> None:
         """JIT profiling runs and allocator growth happen here, not on the first live frames."""
-        frames = np.zeros((self.spec.batch, self.spec.height, self.spec.width, 3), np.uint8)
-        c = self.spec.channels
-        style = StyleStats(torch.zeros(c), torch.ones(c))
+        frames, style = self._blank()
         for _ in range(runs):
             self(frames, style)
         self._style_src = None
+
+    def rate(self, runs: int = 3) -> float:
+        """Frames a second of the engine alone (median of `runs`, after warmup): what a size costs here."""
+        frames, style = self._blank()
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            self(frames, style)
+            times.append(time.perf_counter() - t0)
+        self._style_src = None
+        return self.spec.batch / sorted(times)[len(times) // 2]
 
     @property
     def backend(self) -> str:

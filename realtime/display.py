@@ -24,13 +24,18 @@ def has_screen() -> bool:
 class Display:
     """`show(frame)` then `poll_key()`; a headless display shows nothing and never has keys."""
 
-    def __init__(self, enabled: bool = True, fullscreen: bool = False) -> None:
+    def __init__(self, enabled: bool = True, fullscreen: bool = False,
+                 window_size: tuple[int, int] | None = None) -> None:
+        """window_size (width, height): the window's first size, when frames come smaller than they should
+        look (live --fps shrinks the processing size, not the picture); the frames are scaled to it."""
         self.enabled = enabled
         self.fullscreen = False
         if enabled:
             if not has_screen():
                 raise NoDisplayError("no display to open a window on (DISPLAY is not set); use --no-display")
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+            if window_size is not None:
+                cv2.resizeWindow(WINDOW, *window_size)
             self.set_fullscreen(fullscreen)
 
     def set_fullscreen(self, on: bool) -> None:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 if not __package__:  # run as a script (python path/to/realtime/webcam.py) from anywhere: the repo importable
@@ -12,7 +14,7 @@ if not __package__:  # run as a script (python path/to/realtime/webcam.py) from 
 import cv2  # noqa: E402
 import torch  # noqa: E402
 
-from engines.backends import BackendError, choose_backend, make_stylizer  # noqa: E402
+from engines.backends import BackendError, Stylizer, choose_backend, make_stylizer  # noqa: E402
 from engines.images import ImageError, list_images  # noqa: E402
 from engines.options import (  # noqa: E402
     add_engine_args, add_model_args, check_folder_of, count, engine_options, frame_size, image_side, load_model,
@@ -56,9 +58,39 @@ def processing_size(size: tuple[int, int] | int | None, frame_hw: tuple[int, int
     return max(16, int(round(h / 8)) * 8), max(16, int(round(w / 8)) * 8)
 
 
-def open_display(enabled: bool, fullscreen: bool) -> Display:
+FIT_MIN_SIDE = 128  # --fps shrinks no further: below this a painting's strokes are a few pixels
+
+
+def fit_to_rate(build: Callable[[int, int], Stylizer], height: int, width: int, fps: float) -> tuple[Stylizer, str]:
+    """The engine at (height, width), rebuilt smaller while it runs slower than `fps` here, and what was done.
+
+    The cost grows with the pixel count, so each step shrinks the sides by the square root of the shortfall
+    (and 5 % more): one rebuild usually lands, a few at most.
+    """
+    stylizer = build(height, width)
+    first = (width, height, stylizer.rate())
+    rate = first[2]
+    for _ in range(4):
+        short = min(height, width)
+        if rate >= fps or short <= FIT_MIN_SIDE:
+            break
+        side = max(FIT_MIN_SIDE, int(short * math.sqrt(rate / fps) * 0.95))
+        smaller = processing_size(side, (height, width))
+        if smaller == (height, width):
+            break
+        height, width = smaller
+        stylizer = build(height, width)
+        rate = stylizer.rate()
+    if (width, height) == first[:2]:
+        return stylizer, f"--fps {fps:g}: {width}x{height} runs at {rate:.1f} fps here; size kept"
+    floor = "; as small as --fps goes" if rate < fps else ""
+    return stylizer, (f"--fps {fps:g}: {first[0]}x{first[1]} ran at {first[2]:.1f} fps here; "
+                      f"processing at {width}x{height} ({rate:.1f} fps){floor}")
+
+
+def open_display(enabled: bool, fullscreen: bool, window_size: tuple[int, int] | None = None) -> Display:
     try:
-        return Display(enabled, fullscreen)
+        return Display(enabled, fullscreen, window_size)
     except NoDisplayError as e:
         raise ValueError(str(e)) from None
     except cv2.error:
@@ -80,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=parse_size, default=None,
                    help="processing size: shorter side N, or WIDTHxHEIGHT (default: the source's, shrunk to a "
                         "512 shorter side if larger)")
+    p.add_argument("--fps", type=positive,
+                   help="shrink the processing size at start until the model alone runs this many frames a second "
+                        f"here (a laptop without a GPU; not below a {FIT_MIN_SIDE} px shorter side)")
     add_engine_args(p)
     p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
     p.add_argument("--stabilize", action="store_true",
@@ -133,8 +168,16 @@ def main(argv: list[str] | None = None) -> int:
         bank = StyleBank(model, [Path(s) for s in a.style], a.style_dir, a.style_size)
         capture = CaptureThread(parse_source(a.source), loop=a.loop or a.kiosk)  # a kiosk never runs out
         height, width = processing_size(a.size, capture.size)
-        stylizer = make_stylizer(model, backend, height, width, device=device, precision=precision)
-        display = open_display(not a.no_display, a.fullscreen or a.kiosk)
+
+        def build(h: int, w: int) -> Stylizer:
+            return make_stylizer(model, backend, h, w, device=device, precision=precision)
+
+        if a.fps is None:
+            stylizer = build(height, width)
+        else:
+            stylizer, fitted = fit_to_rate(build, height, width, a.fps)
+            log.info("%s", fitted)  # the window keeps (height, width): frames are scaled up to it
+        display = open_display(not a.no_display, a.fullscreen or a.kiosk, (width, height))
     except (ValueError, ImageError, WeightsError, SourceError, RecorderError, BackendError) as e:
         if capture is not None:
             capture.stop()
@@ -146,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     log.info("model %s; backend %s %s (%s) on %s, %dx%d, %d style(s)", model_why, stylizer.spec.backend,
-             stylizer.spec.precision, stylizer.why, device, width, height, len(bank))
+             stylizer.spec.precision, stylizer.why, device, stylizer.spec.width, stylizer.spec.height, len(bank))
     cfg = AppConfig(
         alpha=a.alpha, record=a.record, display=not a.no_display, fullscreen=a.fullscreen or a.kiosk, kiosk=a.kiosk,
         cycle=a.cycle if a.cycle is not None else (30.0 if a.kiosk else None), max_frames=a.max_frames,
