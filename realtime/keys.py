@@ -22,8 +22,8 @@ KEYMAP: dict[str, tuple[str, str]] = {
 }
 
 _CHARS = {"n": "next", "p": "prev", "+": "alpha_up", "=": "alpha_up", "-": "alpha_down", "_": "alpha_down",
-          "b": "blend", "c": "color", "t": "stabilize", "s": "snapshot", "r": "record", "f": "fullscreen", " ": "freeze",
-          "h": "help", "o": "hud", "d": "rescan", "q": "quit", "\x1b": "quit"}
+          "b": "blend", "c": "color", "t": "stabilize", "s": "snapshot", "r": "record", "f": "fullscreen",
+          " ": "freeze", "h": "help", "o": "hud", "d": "rescan", "q": "quit", "\x1b": "quit"}
 
 
 def action_for(key: int | str) -> tuple[str, int] | None:
