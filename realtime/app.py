@@ -88,6 +88,7 @@ class LiveApp:
         self.snapshot_pending = False
         self._last_seq = 0
         self._last_out = time.monotonic()
+        self._last_poll = time.monotonic()
         self._stats = open(cfg.stats_path, "w") if cfg.stats_path else None
         self.height, self.width = stylizer.spec.height, stylizer.spec.width
 
@@ -208,8 +209,12 @@ class LiveApp:
                 if frame is None or (frame.seq == self._last_seq):
                     if self.capture.finished:
                         return False
-                    time.sleep(0.002)  # nothing new: wait for the camera, don't restylize
-                    return True
+                    # nothing new: wait for the camera, don't restylize; a window left unpolled while a
+                    # stream stalls stops answering (keys, its close button), so poll it meanwhile
+                    if self.display.enabled and time.monotonic() - self._last_poll >= 0.05:
+                        self._poll_window()
+                    time.sleep(0.002)
+                    return self.running
                 self._last_seq = frame.seq
                 used_seq, capture_time = frame.seq, frame.time
                 small = self._resize(frame.image)
@@ -238,11 +243,7 @@ class LiveApp:
             if self.show_help:
                 draw_help(shown, help_lines())
             self.display.show(shown)
-            key = self.display.poll_key()
-            if key >= 0:
-                self.handle(key)
-            if self.display.closed():
-                self.running = False
+            self._poll_window()
         self.display_rate.add(time.monotonic() - self._last_out)
         self._last_out = time.monotonic()
         if self._stats is not None:
@@ -259,6 +260,15 @@ class LiveApp:
         if self.cfg.max_frames is not None and self.frames_out >= self.cfg.max_frames:
             return False
         return self.running
+
+    def _poll_window(self) -> None:
+        """Keys pressed and the window's close button: also what keeps a GUI window responsive."""
+        self._last_poll = time.monotonic()
+        key = self.display.poll_key()
+        if key >= 0:
+            self.handle(key)
+        if self.display.closed():
+            self.running = False
 
     def _snapshot(self, img: np.ndarray) -> None:
         self.snapshot_pending = False

@@ -21,6 +21,9 @@ import numpy as np
 
 log = logging.getLogger("realtime")
 
+STREAM_OPEN_S = 10.0   # a stream URL that has not answered by then counts as down
+STREAM_STALL_S = 5.0   # ... and one that sends nothing for this long, as dropped
+
 
 class SourceError(RuntimeError):
     """The source cannot be opened at all; the message is one line for the user."""
@@ -45,7 +48,13 @@ def open_capture(source: int | str) -> cv2.VideoCapture:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     if isinstance(source, str) and "://" not in source and not Path(source).is_file():
         raise SourceError(f"video source not found: {source}")
-    cap = cv2.VideoCapture(source)
+    if isinstance(source, str) and "://" in source:
+        # a stream that stalls (the connection open, nothing coming) would hold a read for FFmpeg's default 30 s
+        # with the picture frozen; past STREAM_STALL_S it fails like a dropped connection and is reconnected
+        cap = cv2.VideoCapture(source, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(STREAM_OPEN_S * 1000),
+                                                        cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(STREAM_STALL_S * 1000)])
+    else:
+        cap = cv2.VideoCapture(source)
     if not cap.isOpened():
         kind = f"camera {source}" if isinstance(source, int) else f"video source {source}"
         raise SourceError(f"cannot open {kind}")
@@ -129,6 +138,13 @@ class CaptureThread:
         return image if ok else None
 
     def _run(self) -> None:
+        try:
+            self._read_loop()
+        finally:
+            if self._stop.is_set():
+                self.cap.release()
+
+    def _read_loop(self) -> None:
         period = 1.0 / self.fps
         next_time = time.monotonic() + period
         backoff = 0.1
@@ -212,5 +228,7 @@ class CaptureThread:
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=0.5)  # a read ends within a frame; a stalled one does not, and q must not wait
+        if self._thread.is_alive():  # held in a read by a stalled stream: releasing under it crashes OpenCV;
+            return                   # the thread releases the capture itself once the read gives up
         self.cap.release()

@@ -173,6 +173,100 @@ def test_a_file_unreadable_past_its_damage_ends_there(tmp_path):
     assert not any(x["reconnecting"] for x in read_stats(tmp_path / "s.jsonl"))
 
 
+@pytest.fixture
+def stalling_stream(tmp_path):
+    """An HTTP MPEG-TS stream (a local IP camera) that sends ~1.5 s of a 10 s clip in real time, then keeps the
+    connection open and sends nothing; each new connection starts over. Yields its URL."""
+    import http.server
+    import socketserver
+
+    data = make_video(tmp_path / "cam.ts", frames=300, width=160, height=120).read_bytes()
+    closing = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp2t")
+            self.end_headers()
+            chunk, start = 188 * 10, time.monotonic()
+            try:
+                for i in range(0, len(data), chunk):
+                    if time.monotonic() - start > 1.5:
+                        closing.wait()  # stalled: connected, silent
+                        return
+                    self.wfile.write(data[i : i + chunk])
+                    time.sleep(chunk / (len(data) / 10))
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/cam.ts"
+    closing.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_stalled_stream_is_noticed_in_seconds_not_half_a_minute(stalling_stream, tmp_path):
+    """FFmpeg holds a silent connection's read for 30 s by default: the picture froze that long."""
+    from realtime.capture import STREAM_STALL_S
+
+    stats = tmp_path / "s.jsonl"
+    r = webcam("--style", STYLE_A, "--source", stalling_stream, "--size", "48", "--no-display", "--backend", "onnx",
+               "--max-frames", "80", "--stats", str(stats))
+    assert r.returncode == 0, r.stderr
+    s = read_stats(stats)
+    first_bad = next(i for i, x in enumerate(s) if x["reconnecting"])
+    frozen = s[first_bad]["out_time"] - s[first_bad - 1]["out_time"]  # the last picture stayed this long
+    assert frozen < STREAM_STALL_S + 3, frozen
+    assert any(not x["reconnecting"] for x in s[first_bad:]), "never came back"
+
+
+def test_the_window_answers_keys_while_the_source_is_stalled(stalling_stream, tmp_path, monkeypatch):
+    """Keys were read only when a frame was shown: q did nothing while a stream hung."""
+    from engines.backends import make_stylizer
+    from engines.model import AdaINModel
+    from engines.vgg import LITE, Decoder, Encoder
+    from realtime.app import AppConfig, LiveApp
+    from realtime.capture import CaptureThread
+    from realtime.style_bank import StyleBank
+
+    class Window:  # the OpenCV window's interface, with the user pressing q 3 s in (1.5 s into the stall)
+        enabled, fullscreen = True, False
+
+        def __init__(self):
+            self.start = time.monotonic()
+
+        def show(self, frame):
+            pass
+
+        def poll_key(self):
+            return ord("q") if time.monotonic() - self.start > 3.0 else -1
+
+        def closed(self):
+            return False
+
+        def close(self):
+            pass
+
+    monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path / "cache"))
+    model = AdaINModel(Encoder(LITE), Decoder(LITE)).eval()
+    bank = StyleBank(model, [Path(STYLE_A)], style_size=64)
+    window = Window()
+    app = LiveApp(AppConfig(), CaptureThread(stalling_stream), make_stylizer(model, "eager", 48, 64), bank, window)
+    with torch.no_grad():
+        app.run()
+    took = time.monotonic() - window.start
+    assert took < 4.0, took  # answered at once, not after the stall is given up on (5 s later)
+    assert not app.capture.reconnecting
+
+
 @pytest.mark.parametrize("case,args,msg", [
     ("camera", ["--source", "7"], "cannot open camera 7"),
     ("stream", ["--source", "rtsp://127.0.0.1:9/none"], "cannot open video source"),  # FFmpeg's own line hushed
