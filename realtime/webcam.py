@@ -5,6 +5,7 @@ import argparse
 import logging
 import math
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,6 +57,23 @@ def processing_size(size: tuple[int, int] | int | None, frame_hw: tuple[int, int
         s = (size if size is not None else min(512, fh, fw)) / min(fh, fw)
         h, w = fh * s, fw * s
     return max(16, int(round(h / 8)) * 8), max(16, int(round(w / 8)) * 8)
+
+
+def open_source(source: str, loop: bool, wait: bool) -> CaptureThread:
+    """The capture; with `wait` (a kiosk) a source that is not there yet (a camera still being found at boot,
+    a stream not up, a drive not mounted) is waited for, said once, instead of ending the program."""
+    delay, told = 0.5, False
+    while True:
+        try:
+            return CaptureThread(parse_source(source), loop=loop)
+        except SourceError as e:
+            if not wait:
+                raise
+            if not told:
+                log.warning("%s; waiting for it", e)
+                told = True
+            time.sleep(delay)
+            delay = min(2 * delay, 5.0)
 
 
 FIT_MIN_SIDE = 128  # --fps shrinks no further: below this a painting's strokes are a few pixels
@@ -125,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "GIF for .gif)")
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (key f toggles)")
     p.add_argument("--kiosk", action="store_true",
-                   help="unattended demo: fullscreen, no HUD, cycle styles, loop a video file, survive failures, "
-                        "log to a rotating file")
+                   help="unattended demo: fullscreen, no HUD, cycle styles, loop a video file, wait for a source that "
+                        "is not there yet, survive failures, log to a rotating file")
     p.add_argument("--cycle", type=positive, help="seconds between automatic style changes (kiosk default 30)")
     p.add_argument("--no-display", action="store_true", help="run without a window (servers, kiosks behind other screens, tests)")
     p.add_argument("--max-frames", type=count, help="stop after this many output frames")
@@ -166,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
         model, model_why = load_model(a, device)
         bank = StyleBank(model, [Path(s) for s in a.style], a.style_dir, a.style_size)
-        capture = CaptureThread(parse_source(a.source), loop=a.loop or a.kiosk)  # a kiosk never runs out
+        capture = open_source(a.source, loop=a.loop or a.kiosk, wait=a.kiosk)  # a kiosk never runs out
         height, width = processing_size(a.size, capture.size)
 
         def build(h: int, w: int) -> Stylizer:

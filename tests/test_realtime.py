@@ -173,14 +173,13 @@ def test_a_file_unreadable_past_its_damage_ends_there(tmp_path):
     assert not any(x["reconnecting"] for x in read_stats(tmp_path / "s.jsonl"))
 
 
-@pytest.fixture
-def stalling_stream(tmp_path):
-    """An HTTP MPEG-TS stream (a local IP camera) that sends ~1.5 s of a 10 s clip in real time, then keeps the
-    connection open and sends nothing; each new connection starts over. Yields its URL."""
+def serve_clip(data: bytes, stall_after: float | None = None, port: int = 0):
+    """An HTTP MPEG-TS stream of `data` (a local IP camera), sent in real time over 10 s; with `stall_after`,
+    after that many seconds it keeps the connection open and sends nothing. Each connection starts over.
+    Returns (server, url, release): release() ends the stalls so that the server can shut down."""
     import http.server
     import socketserver
 
-    data = make_video(tmp_path / "cam.ts", frames=300, width=160, height=120).read_bytes()
     closing = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -191,7 +190,7 @@ def stalling_stream(tmp_path):
             chunk, start = 188 * 10, time.monotonic()
             try:
                 for i in range(0, len(data), chunk):
-                    if time.monotonic() - start > 1.5:
+                    if stall_after is not None and time.monotonic() - start > stall_after:
                         closing.wait()  # stalled: connected, silent
                         return
                     self.wfile.write(data[i : i + chunk])
@@ -204,13 +203,47 @@ def stalling_stream(tmp_path):
 
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
+        allow_reuse_address = True
 
-    server = Server(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/cam.ts"
-    closing.set()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/cam.ts", closing.set
+
+
+@pytest.fixture
+def stalling_stream(tmp_path):
+    """A stream that sends ~1.5 s of a 10 s clip, then stalls. Yields its URL."""
+    server, url, release = serve_clip(make_video(tmp_path / "cam.ts", frames=300).read_bytes(), stall_after=1.5)
+    yield url
+    release()
     server.shutdown()
     server.server_close()
+
+
+def test_a_kiosk_waits_for_a_source_that_is_not_up_yet(tmp_path):
+    """At boot a kiosk's camera or stream may come up after it: it used to exit with 'cannot open'."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = ["--style", STYLE_A, "--source", f"http://127.0.0.1:{port}/cam.ts", "--kiosk", "--no-display", "--size", "48",
+            "--backend", "onnx", "--max-frames", "5", "--log-file", str(tmp_path / "k.log")]
+    proc = subprocess.Popen([sys.executable, "-m", "realtime.webcam", *args], stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    time.sleep(4)
+    assert proc.poll() is None, proc.communicate()[1]  # still waiting, not ended
+    server, _, release = serve_clip(make_video(tmp_path / "cam.ts", frames=300).read_bytes(), port=port)
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        release()
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, err
+    assert err.count("waiting for it") == 1 and "done: 5 frames" in err
+    r = webcam(*[x for x in args if x != "--kiosk"])  # without --kiosk: the one-line error, at once
+    assert r.returncode == 2 and "cannot open video source" in r.stderr
 
 
 def test_a_stalled_stream_is_noticed_in_seconds_not_half_a_minute(stalling_stream, tmp_path):
