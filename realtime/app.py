@@ -13,6 +13,7 @@ import numpy as np
 
 from engines.backends import Stylizer
 from engines.images import ImageError, write_bgr
+from engines.model import StyleStats
 from realtime.capture import CaptureThread
 from realtime.display import Display
 from realtime.hud import HudInfo, draw_help, draw_hud, reconnecting_frame
@@ -39,6 +40,7 @@ class AppConfig:
     snapshot_dir: Path = Path(".")
     show_hud: bool = True
     stabilize: bool = False             # blend each result with the previous one warped by optical flow
+    fade: float = 0.0                   # seconds the automatic cycle cross-fades into the next style
 
 
 def free_path(path: Path) -> Path:
@@ -75,6 +77,9 @@ class LiveApp:
         self.color = False
         self.stabilizer = self._new_stabilizer() if cfg.stabilize else None
         self.blend_weight: float | None = None
+        self._fade_from: StyleStats | None = None  # the style a cycle is fading out of, and since when
+        self._fade_start = 0.0
+        self.fade_used: float | None = None  # where in a fade the last stylized frame was
         self.show_hud = cfg.show_hud and not cfg.kiosk
         self.show_help = False
         self.frozen: tuple[np.ndarray, np.ndarray] | None = None
@@ -99,8 +104,23 @@ class LiveApp:
         return Stabilizer(flow_side=160)
 
     # --- actions -----------------------------------------------------------------------------------------
-    def style_stats(self):
-        return self.bank.current.stats if self.blend_weight is None else self.bank.blend(self.blend_weight)
+    def style_stats(self) -> StyleStats:
+        target = self.bank.current.stats if self.blend_weight is None else self.bank.blend(self.blend_weight)
+        t = self.fade_used = self.fade_progress()
+        if t is None:
+            return target
+        a = self._fade_from  # AdaIN is affine in (mean, std): mixing the statistics mixes the styles
+        return StyleStats(a.mean + (target.mean - a.mean) * t, a.std + (target.std - a.std) * t)
+
+    def fade_progress(self) -> float | None:
+        """0..1 into a cycle's cross-fade, None when not fading."""
+        if self._fade_from is None:
+            return None
+        t = (time.monotonic() - self._fade_start) / self.cfg.fade
+        if t >= 1.0:
+            self._fade_from = None
+            return None
+        return t
 
     def style_label(self) -> str:
         if self.blend_weight is None:
@@ -115,6 +135,7 @@ class LiveApp:
         name, arg = act
         if name in ("select", "next", "prev"):
             self.last_cycle = time.monotonic()  # a choice by hand restarts the kiosk's cycle timer
+            self._fade_from = None              # ... and is shown at once
         if name == "select":
             if self.bank.select(arg):
                 self.blend_weight = None
@@ -188,6 +209,8 @@ class LiveApp:
         if not self.running:
             return False
         if self.cfg.cycle and time.monotonic() - self.last_cycle >= self.cfg.cycle:
+            if self.cfg.fade > 0:
+                self._fade_from, self._fade_start = self.style_stats(), time.monotonic()
             self.bank.step(1)
             self.blend_weight = None
             self.last_cycle = time.monotonic()
@@ -252,7 +275,8 @@ class LiveApp:
                     "frame": self.frames_out, "seq": used_seq, "newest_at_start": newest_before,
                     "newest_at_end": self.capture.newest_seq(), "capture_time": capture_time, "out_time": now,
                     "style": self.bank.index, "blend": self.blend_weight, "alpha": self.alpha, "color": self.color,
-                    "steady": self.stabilizer is not None, "reconnecting": reconnecting}) + "\n")
+                    "steady": self.stabilizer is not None, "fade": self.fade_used,
+                    "reconnecting": reconnecting}) + "\n")
             except OSError as e:  # a full disk: the statistics stop, the live view and its recording go on
                 log.error("stats file failed: %s; stats stopped", e.strerror or e)
                 self._stats = None

@@ -19,7 +19,7 @@ from engines.backends import BackendError, Stylizer, choose_backend, make_styliz
 from engines.images import ImageError, list_images  # noqa: E402
 from engines.options import (  # noqa: E402
     add_engine_args, add_model_args, check_folder_of, count, engine_options, frame_size, image_side, load_model,
-    positive,
+    positive, seconds,
 )
 from engines.weights import WeightsError  # noqa: E402
 from realtime.app import AppConfig, LiveApp, setup_logging  # noqa: E402
@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="unattended demo: fullscreen, no HUD, cycle styles, loop a video file, wait for a source that "
                         "is not there yet, survive failures, log to a rotating file")
     p.add_argument("--cycle", type=positive, help="seconds between automatic style changes (kiosk default 30)")
+    p.add_argument("--fade", type=seconds, default=1.0,
+                   help="seconds each automatic style change cross-fades (default 1; 0 switches at once; keys "
+                        "always switch at once)")
     p.add_argument("--no-display", action="store_true", help="run without a window (servers, kiosks behind other screens, tests)")
     p.add_argument("--max-frames", type=count, help="stop after this many output frames")
     p.add_argument("--style-size", type=image_side, default=512, help="style images' shorter side when encoded (default 512)")
@@ -212,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         alpha=a.alpha, record=a.record, display=not a.no_display, fullscreen=a.fullscreen or a.kiosk, kiosk=a.kiosk,
         cycle=a.cycle if a.cycle is not None else (30.0 if a.kiosk else None), max_frames=a.max_frames,
         key_script=script, stats_path=a.stats, snapshot_dir=a.snapshot_dir, stabilize=a.stabilize,
+        fade=a.fade,
     )
     app = LiveApp(cfg, capture, stylizer, bank, display)
     if a.record is not None:

@@ -522,6 +522,27 @@ def test_kiosk_cycles_styles_logs_and_picks_up_new_style_files(clip, tmp_path):
     assert "rescan: 1 new style(s)" in text and "done: 80 frames" in text
 
 
+def test_the_style_cycle_cross_fades_and_keys_switch_at_once(clip, tmp_path):
+    """A kiosk's style changes used to cut from one painting to the next within a frame."""
+    def run(fade, *extra):
+        stats, rec = tmp_path / f"s{fade}.jsonl", tmp_path / f"r{fade}.mp4"
+        r = webcam("--style", STYLE_A, "--style", STYLE_B, "--source", str(clip), "--no-display", "--size", "48",
+                   "--backend", "onnx", "--cycle", "0.6", "--fade", fade, "--max-frames", "60", "--stats", str(stats),
+                   "--record", str(rec), *extra)
+        assert r.returncode == 0, r.stderr
+        frames = decode_frames(rec)
+        return read_stats(stats), max(np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, frames[1:]))
+
+    cut_stats, cut = run("0")
+    fade_stats, faded = run("0.5")
+    assert len({x["style"] for x in cut_stats}) == 2 and all(x["fade"] is None for x in cut_stats)
+    steps = [x["fade"] for x in fade_stats if x["fade"] is not None]
+    assert len(steps) >= 5 and all(0 < t < 1 for t in steps)
+    assert faded < 0.5 * cut, (faded, cut)  # measured here: the largest change between frames 72 -> 20 grey levels
+    keyed, _ = run("5", "--keys", "30:n")  # a 5 s fade, interrupted by a key at frame 30
+    assert keyed[29]["fade"] is not None and keyed[30]["fade"] is None
+
+
 def test_blend_and_colour_keys_change_the_output(clip, tmp_path):
     rec, stats = tmp_path / "rec.mp4", tmp_path / "stats.jsonl"
     r = webcam("--style", STYLE_A, "--style", STYLE_B, "--source", str(clip), "--size", "64", "--no-display",
