@@ -196,10 +196,10 @@ class CaptureThread:
         (it does not open)."""
         step = 0
         while self._pos + step < self.frame_count and not self._stop.is_set():
-            try:
-                image = self._read_at(self._pos + step)
-            except SourceError:
+            if not self._reopen():  # afresh each try: a decoder that met damage is not trusted again
                 return "gone"
+            self.cap.set(cv2.CAP_PROP_POS_FRAMES, self._pos + step)
+            image = self._read()
             if image is not None:
                 if step:
                     self._tell_damage(f"{step} damaged frame(s) skipped at frame {self._pos}")
@@ -212,13 +212,6 @@ class CaptureThread:
             step = max(1, 2 * step)
         self._tell_damage(f"unreadable from frame {self._pos} on (damaged); treated as its end")
         return "damaged"
-
-    def _read_at(self, index: int) -> np.ndarray | None:
-        """Frame `index` of a freshly opened file (a decoder that met damage is not trusted again)."""
-        self.cap.release()
-        self.cap = open_capture(self.source)
-        self.cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-        return self._read()
 
     def _tell_damage(self, what: str) -> None:
         if self._pos not in self._damage_told:  # once per place: a looping kiosk meets it every pass
