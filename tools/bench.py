@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -315,10 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     except BackendError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    results = []
-    for rs in runs.values():  # median round by model fps
-        rs.sort(key=lambda r: r.model_fps)
-        results.append(rs[len(rs) // 2])
+    results = median_rounds(runs, lambda r: r.model_fps)
     if a.json:
         print(json.dumps([asdict(r) for r in results], indent=2))
     else:
@@ -326,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     if a.append:
         append(a, argv, dev, table(results))
     return 0
+
+
+def median_rounds(runs: dict, key: Callable) -> list:
+    """Of each configuration's rounds, the median one by `key` (a whole row, so its columns agree)."""
+    return [sorted(rs, key=key)[len(rs) // 2] for rs in runs.values()]
 
 
 def bench_writers(a: argparse.Namespace, argv: list[str] | None, style_path: Path) -> int:
@@ -336,7 +339,7 @@ def bench_writers(a: argparse.Namespace, argv: list[str] | None, style_path: Pat
             r = time_writer(codec, size, max(a.e2e_frames, 1), style_path)
             runs.setdefault((codec, size), []).append(r)
             print(f"{codec:6s} {size:6s} {r.ms_per_frame:8.1f} ms/frame", file=sys.stderr)
-    results = [sorted(rs, key=lambda r: r.ms_per_frame)[len(rs) // 2] for rs in runs.values()]
+    results = median_rounds(runs, lambda r: r.ms_per_frame)
     print(json.dumps([asdict(r) for r in results], indent=2) if a.json else writer_table(results))
     if a.append:
         append(a, argv, "cpu", writer_table(results))
