@@ -1,6 +1,9 @@
 """Shared fixtures: small random-weight networks for speed, the real ones where a test needs them."""
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,6 +49,28 @@ def random_model():
 
     torch.manual_seed(0)
     return AdaINModel(Encoder(VGG16), Decoder(VGG16)).eval()
+
+
+@pytest.fixture
+def x_display():
+    """A virtual X screen (Debian's Xvfb) for window tests, on a display number Xvfb picks itself (-displayfd);
+    the README's test command installs Xvfb where apt-get can, and elsewhere these tests skip, saying so."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb not installed (Debian package xvfb; the README's test command installs it where "
+                    "apt-get can)")
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                            pass_fds=(write,), stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()  # written once the server accepts clients
+    try:
+        if not number:
+            pytest.fail("Xvfb did not start")
+        yield f":{number}"
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
 
 
 @pytest.fixture

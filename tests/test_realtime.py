@@ -417,20 +417,13 @@ def test_key_parsing():
         parse_script("3:zz")
 
 
-@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb not installed")
-def test_window_under_xvfb_shows_stylized_frames(clip, tmp_path):
-    disp = ":97"
-    xvfb = subprocess.Popen(["Xvfb", disp, "-screen", "0", "640x480x24"], stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(1.0)
-        env = dict(os.environ, DISPLAY=disp)
-        r = webcam("--style", STYLE_A, "--source", str(clip), "--size", "64", "--max-frames", "10",
-                   "--keys", "3:h,5:s", "--snapshot-dir", str(tmp_path), env=env)
-        assert r.returncode == 0, r.stderr
-        shots = list(tmp_path.glob("snapshot-*.png"))
-        assert len(shots) == 1
-    finally:
-        xvfb.terminate()
+def test_window_under_xvfb_shows_stylized_frames(clip, tmp_path, x_display):
+    env = dict(os.environ, DISPLAY=x_display)
+    r = webcam("--style", STYLE_A, "--source", str(clip), "--size", "64", "--max-frames", "10",
+               "--keys", "3:h,5:s", "--snapshot-dir", str(tmp_path), env=env)
+    assert r.returncode == 0, r.stderr
+    shots = list(tmp_path.glob("snapshot-*.png"))
+    assert len(shots) == 1
 
 
 def test_stabilize_lowers_live_flicker_and_key_t_toggles_it(tmp_path):
@@ -463,25 +456,19 @@ def test_runs_as_a_script_from_any_folder(clip, tmp_path):
     assert "done: 3 frames" in r.stderr
 
 
-def test_a_window_opens_at_the_size_asked_and_scales_smaller_frames_to_it():
+def test_a_window_opens_at_the_size_asked_and_scales_smaller_frames_to_it(x_display):
     """--fps shrinks the frames, not the window (checked in a child process: Qt outlives its X server badly)."""
-    disp = ":96"
-    xvfb = subprocess.Popen(["Xvfb", disp, "-screen", "0", "1024x768x24"], stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(1.0)
-        code = ("import cv2, numpy as np\n"
-                "from realtime.display import Display, WINDOW\n"
-                "d = Display(True, False, (800, 600))\n"
-                "for _ in range(3):\n"
-                "    d.show(np.zeros((128, 168, 3), np.uint8)); d.poll_key()\n"
-                "print(*cv2.getWindowImageRect(WINDOW)[2:])\n")
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
-                           env=dict(os.environ, DISPLAY=disp))
-        assert r.returncode == 0, r.stderr
-        w, h = map(int, r.stdout.split()[-2:])
-        assert w >= 500 and h >= 380, (w, h)  # the window's size, not the frame's (Qt's smallest is 315x240)
-    finally:
-        xvfb.terminate()
+    code = ("import cv2, numpy as np\n"
+            "from realtime.display import Display, WINDOW\n"
+            "d = Display(True, False, (800, 600))\n"
+            "for _ in range(3):\n"
+            "    d.show(np.zeros((128, 168, 3), np.uint8)); d.poll_key()\n"
+            "print(*cv2.getWindowImageRect(WINDOW)[2:])\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                       env=dict(os.environ, DISPLAY=x_display))
+    assert r.returncode == 0, r.stderr
+    w, h = map(int, r.stdout.split()[-2:])
+    assert w >= 500 and h >= 380, (w, h)  # the window's size, not the frame's (Qt's smallest is 315x240)
 
 
 def test_moving_frame_is_deterministic():
