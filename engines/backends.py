@@ -9,6 +9,7 @@ file is rebuilt instead of failing.
 from __future__ import annotations
 
 import copy
+import io
 import hashlib
 import importlib.util
 import json
@@ -26,7 +27,7 @@ from engines.atomic_write import write_atomically
 from engines.graph import FrameGraph
 from engines.model import AdaINModel, StyleStats
 from engines.vgg import LITE
-from engines.weights import cache_dir, weights_fingerprint
+from engines.weights import cache_dir, save_to_cache, weights_fingerprint
 
 BACKENDS = ("eager", "torchscript", "onnx", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -60,7 +61,8 @@ def available_backends(device: str = "cpu") -> list[str]:
 def cpu_has_bf16() -> bool:
     """Native bf16 matrix instructions (AVX512-BF16 or AMX); without them bf16 is emulated and slower."""
     try:
-        flags = next((line for line in open("/proc/cpuinfo") if line.startswith("flags")), "")
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
@@ -245,7 +247,7 @@ def _build_torchscript(graph: FrameGraph, spec: EngineSpec, path: Path) -> Calla
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(graph, _examples(spec, torch.device(spec.device)), check_trace=False)
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
-    write_atomically(path, lambda tmp: torch.jit.save(frozen, str(tmp)))
+    save_to_cache(path, lambda tmp: torch.jit.save(frozen, str(tmp)))
     return frozen
 
 
@@ -254,23 +256,24 @@ def _build_onnx(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[...
 
     names = ["frames", "style_mean", "style_std", "alpha", "color"]
 
-    def session() -> "ort.InferenceSession":
+    def session(source: str | bytes) -> "ort.InferenceSession":
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # ORT's memory pattern plans one block for every intermediate at once: measured on the 2-core CPU
         # here it doubled peak memory (full model 4.7 -> 2.4 KB per pixel, lite 1.3 -> 0.7) for no speed
         opts.enable_mem_pattern = False
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
 
     sess = None
     if path.is_file():
         try:
-            sess = session()
+            sess = session(str(path))
         except Exception:  # corrupt cache: export again
             path.unlink(missing_ok=True)
     if sess is None:
-        export_onnx(graph, spec, path)
-        sess = session()
+        model = onnx_bytes(graph, spec)  # in memory: the cache may have no room for it
+        save_to_cache(path, lambda tmp: tmp.write_bytes(model))
+        sess = session(model)
 
     def run(frames: Tensor, mean: Tensor, std: Tensor, alpha: Tensor, color: Tensor) -> np.ndarray:
         feeds = dict(zip(names, (t.cpu().numpy() for t in (frames, mean, std, alpha, color))))
@@ -279,14 +282,21 @@ def _build_onnx(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[...
     return run
 
 
-def export_onnx(graph: FrameGraph, spec: EngineSpec, path: Path) -> None:
-    """Write the frame graph as an ONNX file (also a product: tools/export_onnx.py)."""
+def onnx_bytes(graph: FrameGraph, spec: EngineSpec) -> bytes:
+    """The frame graph as an ONNX model."""
     names = ["frames", "style_mean", "style_std", "alpha", "color"]
+    buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        write_atomically(path, lambda tmp: torch.onnx.export(
-            graph, _examples(spec, torch.device("cpu")), str(tmp), input_names=names, output_names=["stylized"],
-            opset_version=17, dynamo=False))
+        torch.onnx.export(graph, _examples(spec, torch.device("cpu")), buf, input_names=names,
+                          output_names=["stylized"], opset_version=17, dynamo=False)
+    return buf.getvalue()
+
+
+def export_onnx(graph: FrameGraph, spec: EngineSpec, path: Path) -> None:
+    """Write the frame graph as an ONNX file (also a product: tools/export_onnx.py)."""
+    model = onnx_bytes(graph, spec)
+    write_atomically(path, lambda tmp: tmp.write_bytes(model))
 
 
 def _build_tensorrt(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
@@ -300,10 +310,7 @@ def _build_tensorrt(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable
     inputs = list(_examples(spec, torch.device(spec.device)))
     precisions = {torch.float16, torch.float32} if spec.precision == "fp16" else {torch.float32}
     trt = torch_tensorrt.compile(graph, ir="dynamo", arg_inputs=inputs, enabled_precisions=precisions)
-    try:
-        write_atomically(path, lambda tmp: torch_tensorrt.save(trt, str(tmp), arg_inputs=inputs))
-    except Exception as e:  # caching is an optimisation: run uncached rather than fail
-        warnings.warn(f"TensorRT engine not cached: {e}")
+    save_to_cache(path, lambda tmp: torch_tensorrt.save(trt, str(tmp), arg_inputs=inputs))
     return trt
 
 
@@ -320,9 +327,10 @@ CPU_BYTES_PER_PIXEL_CHANNEL = {"eager": 10, "torchscript": 16, "onnx": 39}
 def available_memory() -> int | None:
     """Bytes the kernel says a new allocation can have (Linux MemAvailable); None where unknown."""
     try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return None
@@ -362,7 +370,6 @@ def make_stylizer(
     spec = EngineSpec(name, height, width, batch, device, precision, model.encoder.channels[-1])
     model = model.eval()
     path = cache_dir() / "engines" / f"{name}-{cache_key(spec, weights_fingerprint(model))}{_SUFFIX[name]}"
-    path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
         run = _BUILDERS[name](_graph(model, spec), spec, path)

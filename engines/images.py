@@ -12,6 +12,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from engines.atomic_write import write_atomically
+from engines.image_header import declared_size, is_jpeg
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -19,15 +22,41 @@ class ImageError(ValueError):
     """An image could not be read; the message is one line for the user."""
 
 
-def read_bgr(path: str | Path) -> np.ndarray:
-    """uint8 HxWx3 BGR; grey and alpha images are converted."""
+# Pixels decoded at most (300 MB as BGR): a 100-megapixel camera file fits, a PNG that declares 60000x60000
+# in 11 KB does not. Decoding is what costs: a JPEG is judged at the size it is decoded at (see read_bgr).
+MAX_PIXELS = 100_000_000
+_REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
+
+
+def read_bgr(path: str | Path, short_side: int | None = None) -> np.ndarray:
+    """uint8 HxWx3 BGR; grey and alpha images are converted.
+
+    The size the file declares is checked before decoding. `short_side`: the image is wanted no smaller than
+    that (it will be resized to it), so a JPEG much larger is decoded at 1/2, 1/4 or 1/8 of its size and never
+    held whole (a 200-megapixel photo as a 512 px style).
+    """
     p = Path(path)
     if p.is_dir():
         raise ImageError(f"{p} is a folder, not an image")
     if not p.is_file():
         raise ImageError(f"image not found: {p}")
-    data = np.fromfile(str(p), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        data = np.fromfile(str(p), dtype=np.uint8)
+    except OSError as e:
+        raise ImageError(f"cannot read {p}: {e.strerror or e}") from None
+    flag, factor = cv2.IMREAD_COLOR, 1
+    size = declared_size(data[:1 << 16].tobytes())
+    if size is not None:
+        w, h = size
+        if short_side and is_jpeg(data[:2].tobytes()):
+            factor, flag = next(((f, fl) for f, fl in _REDUCED if min(w, h) // f >= short_side), (1, flag))
+        if (w // factor) * (h // factor) > MAX_PIXELS:
+            raise ImageError(f"{p} is {w}x{h} pixels, more than the {MAX_PIXELS // 1_000_000} megapixels "
+                             "read here; scale it down first")
+    try:
+        img = cv2.imdecode(data, flag) if data.size else None
+    except cv2.error:  # a header not recognised above that asks for more than OpenCV allows
+        raise ImageError(f"not a readable image: {p} (too large or damaged)") from None
     if img is None:
         raise ImageError(f"not a readable image: {p}")
     return img
@@ -43,30 +72,43 @@ def check_writable_image(path: str | Path) -> None:
 
 
 def write_bgr(path: str | Path, img: np.ndarray) -> None:
-    """PNG when the path has no extension."""
+    """PNG when the path has no extension. The file appears whole or not at all: a full disk leaves no
+    truncated picture behind (nor a half-overwritten earlier one)."""
     p = Path(path)
     check_writable_image(p)
     ok, buf = cv2.imencode(p.suffix or ".png", img)
     if not ok:
         raise ImageError(f"cannot encode an image as {p.suffix!r}: {p}")
     try:
-        buf.tofile(str(p))
+        write_atomically(p, lambda tmp: buf.tofile(str(tmp)))
     except OSError as e:
-        raise ImageError(f"cannot write {p}: {e.strerror}") from None
+        raise ImageError(f"cannot write {p}: {e.strerror or e}") from None
+
+
+def short_side_shape(height: int, width: int, size: int | None) -> tuple[int, int]:
+    """(height, width) after `resize_short`, known before any pixel is touched (memory is judged on it).
+    Enlarging stops where the longer side would pass 4 x `size`: a 2x400 banner would otherwise become
+    512x102400 pixels, minutes of work for a picture nobody asked to be that large."""
+    if not size:
+        return height, width
+    s = size / min(height, width)
+    if s > 1:
+        s = max(1.0, min(s, 4 * size / max(height, width)))
+    return max(1, round(height * s)), max(1, round(width * s))
 
 
 def resize_short(img: np.ndarray, size: int | None) -> np.ndarray:
-    """Scale so the shorter side is `size` (None or 0 keeps the image as it is). Enlarging stops where the
-    longer side would pass 4 x `size`: a 2x400 banner would otherwise become 512x102400 pixels, minutes of
-    work for a picture nobody asked to be that large, and a style strip could take all the memory."""
-    if not size:
+    """Scale so the shorter side is `size` (None or 0 keeps the image as it is; see `short_side_shape`)."""
+    h, w = short_side_shape(*img.shape[:2], size)
+    if (h, w) == img.shape[:2]:
         return img
-    h, w = img.shape[:2]
-    s = size / min(h, w)
-    if s > 1:
-        s = max(1.0, min(s, 4 * size / max(h, w)))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
-    return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
+    interp = cv2.INTER_AREA if h < img.shape[0] else cv2.INTER_CUBIC
+    return cv2.resize(img, (w, h), interpolation=interp)
+
+
+def read_short(path: str | Path, size: int | None) -> np.ndarray:
+    """An image scaled so its shorter side is `size`, decoded no larger than needed for that."""
+    return resize_short(read_bgr(path, size), size)
 
 
 def bgr_to_tensor(img: np.ndarray, device: torch.device | str = "cpu") -> Tensor:

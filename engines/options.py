@@ -119,6 +119,20 @@ def check_folder_of(path: Path | None, what: str) -> None:
         raise ValueError(f"cannot write the {what} {path}: folder {path.resolve().parent} does not exist")
 
 
+def check_appendable(path: Path | None, what: str) -> None:
+    """A log the run will add lines to (kept, never truncated) can be opened for that, before any work."""
+    if path is None:
+        return
+    check_folder_of(path, what)
+    if path.is_dir():
+        raise ValueError(f"cannot write the {what} {path}: it is a folder")
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as e:
+        raise ValueError(f"cannot write the {what} {path}: {e.strerror or e}") from None
+
+
 def add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=("auto",) + BACKENDS,
                    help="inference backend (default auto: TensorRT on a GPU; on a CPU the fastest measured here)")

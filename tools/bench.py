@@ -209,10 +209,8 @@ def writer_table(results: list[WriterResult]) -> str:
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
     # the vector unit decides the CPU numbers (and auto's choice): 3x apart between AVX2 and AVX-512 bf16 here

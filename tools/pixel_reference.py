@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engines.adain import adain, mean_std  # noqa: E402
-from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short, tensor_to_bgr  # noqa: E402
+from engines.images import ImageError, bgr_to_tensor, read_short, tensor_to_bgr  # noqa: E402
 from engines.losses import adain_losses, layer_scales  # noqa: E402
 from engines.model import AdaINModel, pad_to_multiple  # noqa: E402
 from engines.options import count, image_side  # noqa: E402
@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped: {message}", file=sys.stderr)
         rows: list[tuple[Quality, dict[int, Quality]]] = []
         for c_path, s_path in pairs:
-            c = resize_short(read_bgr(c_path), a.size)
-            s = resize_short(read_bgr(s_path), a.style_size)
+            c = read_short(c_path, a.size)
+            s = read_short(s_path, a.style_size)
             dec, opt = compare(model, c, s, marks, a.style_weight)
             rows.append((dec, opt))
             shots = "  ".join(f"{k}: {q.style_ratio:.3f}/{q.structure:.3f}" for k, q in opt.items())

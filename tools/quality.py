@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from engines.adain import mean_std  # noqa: E402
 from engines.images import (  # noqa: E402
-    ImageError, bgr_to_tensor, check_writable_image, list_images, read_bgr, resize_short, tensor_to_bgr, write_bgr,
+    ImageError, bgr_to_tensor, check_writable_image, list_images, read_bgr, read_short, tensor_to_bgr, write_bgr,
 )
 from engines.losses import style_layer_losses  # noqa: E402
 from engines.model import AdaINModel, pad_to_multiple  # noqa: E402
@@ -89,8 +89,8 @@ def evaluate_pairs(
     judge = judge if judge is not None else model.encoder
     results = []
     for c_path, s_path in pairs:
-        c = resize_short(read_bgr(c_path), size)
-        s = resize_short(read_bgr(s_path), style_size)
+        c = read_short(c_path, size)
+        s = read_short(s_path, style_size)
         stats = model.encode_style(bgr_to_tensor(s))
         out = tensor_to_bgr(model.stylize(bgr_to_tensor(c), [stats], alpha=alpha))
         results.append(measure(judge, c, s, out))

@@ -28,7 +28,7 @@ from torch import nn  # noqa: E402
 
 from engines.adain import adain, mean_std  # noqa: E402
 from engines.atomic_write import write_atomically  # noqa: E402
-from engines.images import ImageError, list_images, read_bgr, resize_short  # noqa: E402
+from engines.images import ImageError, list_images, read_short  # noqa: E402
 from engines.losses import adain_losses, layer_scales  # noqa: E402
 from engines.options import count, device, pixels, resolve_device, whole  # noqa: E402
 from engines.vgg import LAYOUTS, Decoder, Encoder  # noqa: E402
@@ -70,7 +70,7 @@ class ImagePool:
         self.images: list[np.ndarray] = []
         for p in paths:
             try:
-                img = resize_short(read_bgr(p), max(load_size, crop))
+                img = read_short(p, max(load_size, crop))
             except ImageError:
                 continue  # a corrupt training image is skipped, not fatal
             self.images.append(np.ascontiguousarray(img[:, :, ::-1]))
