@@ -94,7 +94,7 @@ class LiveApp:
         self._last_seq = 0
         self._last_out = time.monotonic()
         self._last_poll = time.monotonic()
-        self._stats = open(cfg.stats_path, "w") if cfg.stats_path else None
+        self._stats = open(cfg.stats_path, "a") if cfg.stats_path else None  # earlier runs' lines are kept
         self.height, self.width = stylizer.spec.height, stylizer.spec.width
 
     @staticmethod
@@ -193,7 +193,8 @@ class LiveApp:
 
     def _end_recording(self, how: str) -> None:
         frames = self.recorder.close()
-        log.info("recording %s: %d frames in %s", how, frames, self.recorder.path)
+        if frames is not None:  # otherwise the recorder has said what went wrong
+            log.info("recording %s: %d frames in %s", how, frames, self.recorder.path)
         self.recorder = None
 
     # --- loop --------------------------------------------------------------------------------------------

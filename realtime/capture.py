@@ -76,6 +76,7 @@ class CaptureThread:
         self.cap = open_capture(source)
         ok, first = self.cap.read()
         if not ok or first is None:
+            self.cap.release()  # a kiosk retries this: each try would otherwise keep a device or socket open
             raise SourceError(f"cannot read a frame from {source}")
         native = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps else (native if 1 <= native <= 240 else 30.0)

@@ -113,20 +113,43 @@ def check_writable(path: Path, codec: str = "auto") -> None:
     choose_codec(path, codec)
 
 
+def playable(path: Path) -> bool:
+    """Whether a player can open `path` and show a frame of it."""
+    try:
+        with av.open(str(path)) as c:
+            return next(c.decode(video=0), None) is not None
+    except (av.FFmpegError, OSError, ValueError, IndexError):
+        return False
+
+
+# MP4/MOV written as a series of self-contained fragments of about a second: a file cut short (a full disk, the
+# power gone) plays up to its last whole fragment; a plain MP4 keeps its index for the end and plays not at all
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000"}
+
+
 class VideoWriter:
-    """`write(frame, pts)` with pts in `time_base` units; codec as `choose_codec` picks it (H.264 where it fits)."""
+    """`write(frame, pts)` with pts in `time_base` units; codec as `choose_codec` picks it (H.264 where it fits).
+
+    What it leaves is playable or absent: after a write error (a full disk) a file that cannot be played is
+    removed (`kept` says which), never left behind looking like a video.
+    """
 
     def __init__(self, path: Path, width: int, height: int, time_base: Fraction = Fraction(1, 1000),
                  rate: Fraction | int = 30, codec: str = "auto", crf: int = 18, queue_size: int = 8,
-                 rotation: int = 0, copy_streams: tuple = ()) -> None:
-        """copy_streams: input streams (audio, subtitles) whose packets `write_packet` remuxes unchanged."""
+                 rotation: int = 0, copy_streams: tuple = (), fragmented: bool = False) -> None:
+        """copy_streams: input streams (audio, subtitles) whose packets `write_packet` remuxes unchanged.
+        fragmented: MP4/MOV as fragments (FRAGMENTED), for recordings that may be cut off at any moment."""
         self.path = Path(path)
         codec = choose_codec(self.path, codec)
+        options = FRAGMENTED if fragmented and output_format(self.path) in ("mp4", "mov") else {}
+        self.container = None
         try:
-            self.container = av.open(str(self.path), mode="w")
+            self.container = av.open(str(self.path), mode="w", options=options)
             self.stream = self.container.add_stream(CODECS[codec], rate=rate)
             self.copies = {s.index: self.container.add_stream_from_template(s) for s in copy_streams}
         except (av.FFmpegError, ValueError) as e:
+            if self.container is not None:
+                self.container.close()
             raise RecorderError(f"cannot write {self.path}: {e}") from None
         # GIF has no display rotation to keep: its frames are turned instead, as a player would show them
         self.turns = (rotation // 90) % 4 if codec == "gif" else 0
@@ -149,6 +172,8 @@ class VideoWriter:
         self.time_base = time_base
         self.frames = 0
         self.error: Exception | None = None
+        self.kept = True
+        self.payload = 0  # bytes of packets handed to the muxer: the file can be no shorter
         self._last_pts: int | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
@@ -183,7 +208,7 @@ class VideoWriter:
             if kind == "packet":  # remuxed as it is
                 try:
                     payload.stream = self.copies[arg]
-                    self.container.mux(payload)
+                    self._mux(payload)
                 except Exception as e:
                     self.error = e
                 continue
@@ -200,10 +225,14 @@ class VideoWriter:
         """Encode and mux; a None flushes the encoder."""
         for vf in frames:
             for packet in self.stream.encode(vf):
-                self.container.mux(packet)
+                self._mux(packet)
+
+    def _mux(self, packet: av.Packet) -> None:
+        self.payload += packet.size
+        self.container.mux(packet)
 
     def close(self) -> None:
-        """Flush and close; safe to call twice."""
+        """Flush and close; safe to call twice. After a write error the file stays only if it plays."""
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
@@ -214,25 +243,40 @@ class VideoWriter:
                 if self.palette:
                     self._encode(self.palette.flush())
                 self._encode([None])
+        except Exception as e:  # the last packets or the index did not fit on the disk
+            self.error = e
         finally:
-            self.container.close()
+            try:
+                self.container.close()
+            except Exception as e:
+                self.error = self.error or e
             self.container = None
+        if self.error is None and self.path.stat().st_size < self.payload:
+            # FFmpeg drops a write error in its last flush on close (seen with a full disk): the size tells
+            self.error = OSError("the file is shorter than what was written to it (disk full?)")
+        if self.error is not None and not playable(self.path):
+            self.path.unlink(missing_ok=True)
+            self.kept = False
 
 
 class LiveRecorder:
     """Records a live stream with real elapsed-time timestamps (playback speed = reality)."""
 
     def __init__(self, path: Path, width: int, height: int, start: float) -> None:
-        self.writer = VideoWriter(path, width, height, time_base=Fraction(1, 1000))
+        self.writer = VideoWriter(path, width, height, time_base=Fraction(1, 1000), fragmented=True)
         self.path = self.writer.path
         self.start = start
 
     def write(self, frame: np.ndarray, now: float) -> None:
         self.writer.write(frame, int(round((now - self.start) * 1000)))
 
-    def close(self) -> int:
-        try:
-            self.writer.close()
-        except Exception as e:  # what was flushed before the failure stays in the file
-            logging.getLogger("realtime").error("closing %s failed: %s", self.writer.path, e)
-        return self.writer.frames
+    def close(self) -> int | None:
+        """Frames in the file; None where a write failed (said here): the file then plays up to the failure,
+        or was removed when nothing of it could play."""
+        self.writer.close()
+        log = logging.getLogger("realtime")
+        if not self.writer.kept:
+            log.error("%s: nothing playable could be kept (%s); removed", self.path, self.writer.error)
+        elif self.writer.error is not None:
+            log.error("%s cut short: %s; what was written before it plays", self.path, self.writer.error)
+        return None if self.writer.error is not None else self.writer.frames

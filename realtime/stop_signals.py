@@ -6,6 +6,7 @@ and does not play. Loops check the flag between frames instead and close their f
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 
@@ -34,3 +35,16 @@ class StopSignals:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old.clear()
+
+
+def quit_quietly_on_signals() -> None:
+    """Until a loop takes over with StopSignals: a stop request ends the program at once with one line and
+    128 + the signal's number (130 for Ctrl-C), instead of a KeyboardInterrupt traceback from inside an import
+    (torch takes a second or two to load) or a silent 143. Nothing has been written by then: files are written
+    atomically or by the loops, which take over the signals. Call it first thing, from the main thread."""
+    def stop(signum: int, frame: object) -> None:
+        print(f"interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    for sig in StopSignals.SIGNALS:
+        signal.signal(sig, stop)

@@ -12,13 +12,18 @@ from pathlib import Path
 if not __package__:  # run as a script (python path/to/realtime/webcam.py) from anywhere: the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+if __name__ == "__main__":  # before the heavy imports: Ctrl-C while torch loads ends with one line
+    from realtime.stop_signals import quit_quietly_on_signals
+
+    quit_quietly_on_signals()
+
 import cv2  # noqa: E402
 import torch  # noqa: E402
 
 from engines.backends import BackendError, Stylizer, choose_backend, make_stylizer  # noqa: E402
 from engines.images import ImageError, list_images  # noqa: E402
 from engines.options import (  # noqa: E402
-    add_engine_args, add_model_args, check_folder_of, count, engine_options, frame_size, image_side, load_model,
+    add_engine_args, add_model_args, check_appendable, count, engine_options, frame_size, image_side, load_model,
     positive, seconds,
 )
 from engines.weights import WeightsError  # noqa: E402
@@ -155,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where key s saves PNGs (default .)")
     p.add_argument("--log-file", type=Path, help="rotating log file (kiosk default kiosk.log)")
     p.add_argument("--keys", default="", help="scripted key presses FRAME:KEY,... (demos and tests), e.g. 30:n,60:q")
-    p.add_argument("--stats", type=Path, help="write one JSON line per output frame (timing, freshness, style)")
+    p.add_argument("--stats", type=Path, help="add one JSON line per output frame (timing, freshness, style) to this file")
     add_model_args(p)
     return p
 
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             setup_logging(a.kiosk, a.log_file)
         except OSError as e:  # no folder, or a kiosk started where it may not write its kiosk.log
             raise ValueError(f"cannot write the log file {e.filename}: {e.strerror}") from None
-        check_folder_of(a.stats, "stats file")
+        check_appendable(a.stats, "stats file")
         if not a.snapshot_dir.is_dir():
             raise ValueError(f"snapshot folder not found: {a.snapshot_dir}")
         if not 0.0 <= a.alpha <= 1.0:
