@@ -15,6 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+if __name__ == "__main__":  # before the heavy imports: Ctrl-C while torch loads ends with one line
+    from realtime.stop_signals import quit_quietly_on_signals
+
+    quit_quietly_on_signals()
+
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -23,10 +28,12 @@ from engines.adain import check_weights  # noqa: E402
 from engines.backends import BackendError, check_memory, check_style_memory  # noqa: E402
 from engines.color import METHODS, coral, luminance_transfer  # noqa: E402
 from engines.images import (  # noqa: E402
-    ImageError, bgr_to_tensor, check_writable_image, list_images, read_bgr, resize_short, tensor_to_bgr, write_bgr,
+    ImageError, bgr_to_tensor, check_writable_image, list_images, read_bgr, read_short, resize_short, short_side_shape,
+    tensor_to_bgr, write_bgr,
 )
 from engines.model import AdaINModel  # noqa: E402
 from engines.options import add_model_args, image_side, load_model  # noqa: E402
+from engines.output_paths import OutputPathError, check_outputs  # noqa: E402
 from engines.weights import WeightsError  # noqa: E402
 
 
@@ -146,7 +153,9 @@ def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
         check_writable_image(outputs[0])
     if a.contact_sheet:
         check_writable_image(a.contact_sheet)
-    styles = [resize_short(read_bgr(s), a.style_size) for s in a.style]  # read all first: fail before work
+    check_outputs([*outputs, *([Path(a.contact_sheet)] if a.contact_sheet else [])],
+                  [*contents, *a.style, *(a.mask or [])])
+    styles = [read_short(s, a.style_size) for s in a.style]  # all first: fail before work
     model, _ = load_model(a, "cpu")
     for s in styles:
         check_style_memory(model, *s.shape[:2])
@@ -155,8 +164,9 @@ def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     rows, written, skipped = [], [], []
     for c_path, o_path in zip(contents, outputs):
         try:
-            content = resize_short(read_bgr(c_path), a.size)
-            check_memory(model, "eager", *content.shape[:2])
+            content = read_bgr(c_path, a.size)
+            check_memory(model, "eager", *short_side_shape(*content.shape[:2], a.size))  # before resizing
+            content = resize_short(content, a.size)
         except (ImageError, BackendError) as e:
             if len(contents) == 1:
                 raise
@@ -177,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with torch.inference_mode():  # scoped: callers in the same process keep autograd
             written, skipped = run(a)
-    except (ImageError, WeightsError, UsageError, ValueError, BackendError) as e:
+    except (ImageError, WeightsError, UsageError, ValueError, BackendError, OutputPathError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not Path(a.content).is_dir():

@@ -24,15 +24,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+if __name__ == "__main__":  # before the heavy imports: Ctrl-C while torch loads ends with one line
+    from realtime.stop_signals import quit_quietly_on_signals
+
+    quit_quietly_on_signals()
+
 import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engines.adain import check_weights, interpolate_stats  # noqa: E402
-from engines.backends import BackendError, check_style_memory, choose_backend, make_stylizer  # noqa: E402
-from engines.images import ImageError, bgr_to_tensor, read_bgr, resize_short  # noqa: E402
+from engines.backends import (  # noqa: E402
+    BackendError, check_memory, check_style_memory, choose_backend, make_stylizer,
+)
+from engines.images import ImageError, bgr_to_tensor, read_bgr, read_short  # noqa: E402
 from engines.model import AdaINModel, StyleStats  # noqa: E402
+from engines.output_paths import OutputPathError, check_outputs  # noqa: E402
 from engines.options import (  # noqa: E402
     add_engine_args, add_model_args, count, crf, engine_options, image_side, load_model, positive, seconds,
 )
@@ -245,10 +253,8 @@ def check_args(a: argparse.Namespace) -> list[float] | None:
             weights = check_weights([float(x) for x in a.weights.split(",")], len(a.style))
         except ValueError as e:
             raise VideoError(str(e)) from None
-    if a.output.resolve() == a.input.resolve():
-        raise VideoError("output would overwrite the input")
-    if a.output.exists() and not a.overwrite:
-        raise VideoError(f"{a.output} exists; pass --overwrite to replace it")
+    inputs = [a.input, *a.style, *([a.mask_video] if a.mask_video is not None else [])]
+    check_outputs([a.output, partial_path(a.output)], inputs, keep_existing=not a.overwrite)
     check_writable(a.output, a.codec)  # folder, permission, container, codec: before the model loads
     return weights
 
@@ -262,23 +268,28 @@ def run(a: argparse.Namespace) -> int:
     if a.start is not None and info.frames and a.start >= length:
         raise VideoError(f"--start {a.start:g} is past the end of {a.input} ({length:.1f} s)")
     for s in a.style:
-        read_bgr(s)  # fail on a bad style before any work
+        read_bgr(s, a.style_size)  # fail on a bad style before any work
     backend, precision, device = engine_options(a)
     choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
     model, model_why = load_model(a, device)
     styles = []
     for path in a.style:
-        image = resize_short(read_bgr(path), a.style_size)
+        image = read_short(path, a.style_size)
         check_style_memory(model, *image.shape[:2])
         styles.append(model.encode_style(bgr_to_tensor(image)))
     style = mix_styles(styles, weights)
     width, height = output_size(info, a.size, a.scale)
-    masked = MaskedStylizer(model, styles, a.mask_video, a.alpha) if a.mask_video is not None else None
-    stylizer = make_stylizer(model, backend, height, width, batch=a.batch, device=device, precision=precision)
+    if a.mask_video is not None:  # masks need the eager model: no engine is built
+        check_memory(model, "eager", height, width, device=device)
+        masked, stylizer = MaskedStylizer(model, styles, a.mask_video, a.alpha), None
+        engine = "eager fp32 (masks run the eager model)"
+    else:
+        masked = None
+        stylizer = make_stylizer(model, backend, height, width, batch=a.batch, device=device, precision=precision)
+        engine = f"{stylizer.spec.backend} {stylizer.spec.precision} ({stylizer.why})"
     stabilizer = Stabilizer() if a.stabilize else None
     if not a.quiet:
-        print(f"model {model_why}; backend {stylizer.spec.backend} {stylizer.spec.precision} ({stylizer.why})",
-              file=sys.stderr)
+        print(f"model {model_why}; backend {engine}", file=sys.stderr)
     tmp = partial_path(a.output)
     with av.open(str(a.input)) as src:
         copies, left_out = copyable(a.output, [s for s in src.streams if s.index in info.copy_indexes])
@@ -345,6 +356,8 @@ def run(a: argparse.Namespace) -> int:
                     written += 1
                 bar.update(n)
             interrupted = intr.hit is not None
+        except RecorderError:  # a write failed (a full disk): said below, once the file is closed
+            pass
         finally:
             stop.set()
             while reader.is_alive():  # unblock the reader if it waits on a full queue
@@ -352,7 +365,7 @@ def run(a: argparse.Namespace) -> int:
                     frames_q.get(timeout=0.05)
                 except queue.Empty:
                     pass
-            if not interrupted:
+            if not interrupted and writer.error is None:
                 flush_packets()
             bar.close()
             writer.close()
@@ -360,7 +373,9 @@ def run(a: argparse.Namespace) -> int:
                 masked.close()
     seconds = time.perf_counter() - t0
     if writer.error is not None:
-        raise VideoError(f"writing failed after {written} frames: {writer.error}; partial output in {tmp}")
+        left = (f"what was written is in {tmp} (playable)" if writer.kept
+                else f"nothing playable could be kept, {tmp} removed")
+        raise VideoError(f"writing failed after {written} frames: {writer.error}; {left}")
     if interrupted:
         print(f"interrupted: {written} frames written to {tmp} (playable); {a.output} not created", file=sys.stderr)
         return 130
@@ -379,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         return run(a)
-    except (VideoError, ImageError, WeightsError, BackendError, RecorderError) as e:
+    except (VideoError, ImageError, WeightsError, BackendError, RecorderError, OutputPathError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
