@@ -276,7 +276,8 @@ class LiveRecorder:
         self.writer.close()
         log = logging.getLogger("realtime")
         if not self.writer.kept:
-            log.error("%s: nothing playable could be kept (%s); removed", self.path, self.writer.error)
+            log.error("recording %s failed (%s): nothing playable could be kept; removed", self.path, self.writer.error)
         elif self.writer.error is not None:
-            log.error("%s cut short: %s; what was written before it plays", self.path, self.writer.error)
+            log.error("recording %s failed (%s): cut short; what was written before it plays", self.path,
+                      self.writer.error)
         return None if self.writer.error is not None else self.writer.frames
