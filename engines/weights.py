@@ -244,6 +244,23 @@ def save_net(module: Encoder | Decoder, path: Path, metadata: dict[str, str] | N
     save_file(sd, str(path), metadata=metadata or {})
 
 
+def _imagenet_vgg19() -> Encoder:
+    from engines.imagenet_vgg19 import imagenet_vgg19_encoder  # it builds on this module
+
+    return imagenet_vgg19_encoder()
+
+
+# Fixed encoders by name: the loss networks that train and judge decoders, and the encoders that run them
+ENCODERS: dict[str, Callable[[], Encoder]] = {"vgg16-hed": lambda: vgg16_encoder(), "vgg19": _imagenet_vgg19,
+                                              "lite": lambda: lite_encoder()}
+
+
+def encoder_by_name(name: str) -> Encoder:
+    if name not in ENCODERS:
+        raise WeightsError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
+    return ENCODERS[name]()
+
+
 def resolve(
     name: str = "default", vgg: str | Path | None = None, decoder: str | Path | None = None
 ) -> tuple[Encoder, Decoder]:

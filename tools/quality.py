@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engines.adain import mean_std  # noqa: E402
+from engines.data_split import SPLITS, select  # noqa: E402
 from engines.images import (  # noqa: E402
     ImageError, bgr_to_tensor, check_writable_image, list_images, read_bgr, read_short, tensor_to_bgr, write_bgr,
 )
@@ -99,12 +100,14 @@ def evaluate_pairs(
     return results
 
 
-def sample_pairs(content_dir: str, style_dir: str, n: int, seed: int = 0) -> list[tuple[Path, Path]]:
+def sample_pairs(content_dir: str, style_dir: str, n: int, seed: int = 0, split: str = "all") -> list[tuple[Path, Path]]:
+    """`n` random (content, style) pairs; `split` 'heldout' draws only from the files no trainer saw."""
     rng = random.Random(seed)
-    cs, ss = list_images(content_dir), list_images(style_dir)
+    cs = select(list_images(content_dir), "content", split)
+    ss = select(list_images(style_dir), "style", split)
     for folder, found in ((content_dir, cs), (style_dir, ss)):
         if not found:
-            raise ImageError(f"no images in {folder}")
+            raise ImageError(f"no images in {folder}" + (f" in the {split} split" if split != "all" else ""))
     return [(rng.choice(cs), rng.choice(ss)) for _ in range(n)]
 
 
@@ -123,35 +126,84 @@ def readable_pairs(pairs: list[tuple[Path, Path]]) -> tuple[list[tuple[Path, Pat
     return kept, list(bad.values())
 
 
+def numbers(text: str) -> list[float]:
+    """An argparse type: comma-separated numbers."""
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def curve(model: AdaINModel, pairs: list[tuple[Path, Path]], alphas: list[float], judges: dict[str, Encoder],
+          size: int = 512, rows: list[list[np.ndarray]] | None = None) -> dict[float, dict[str, list[float]]]:
+    """alpha -> {"structure": per pair, judge name: style ratio per pair}: the trade-off curve, each point
+    judged by every loss network (a decoder can learn to please the one it was trained with)."""
+    out: dict[float, dict[str, list[float]]] = {}
+    for alpha in alphas:
+        got = out.setdefault(alpha, {"structure": [], **{j: [] for j in judges}})
+        for c_path, s_path in pairs:
+            c, st = read_short(c_path, size), read_short(s_path, size)
+            result = tensor_to_bgr(model.stylize(bgr_to_tensor(c), [model.encode_style(bgr_to_tensor(st))],
+                                                 alpha=alpha))
+            got["structure"].append(structure(c, result))
+            for name, judge in judges.items():
+                got[name].append(float(np.mean(style_ratio(judge, *(bgr_to_tensor(x) for x in (result, c, st))))))
+            if rows is not None and alpha == alphas[0]:
+                rows.append([c, st, result])
+    return out
+
+
+def load_candidate(name: str, encoder: str | None, decoder: str | None) -> AdaINModel:
+    """A shipped model (full, lite), or a decoder file trained against an encoder (--encoder, --decoder)."""
+    from engines.vgg import LAYOUTS
+    from engines.weights import encoder_by_name, load_decoder, resolve
+
+    if encoder is None:
+        return AdaINModel(*resolve("default" if name == "full" else "lite", decoder=decoder)).eval()
+    layout = {"vgg16-hed": "vgg16", "vgg19": "vgg19"}.get(encoder, encoder)
+    return AdaINModel(encoder_by_name(encoder), load_decoder(LAYOUTS[layout], Path(decoder))).eval()
+
+
 def main(argv: list[str] | None = None) -> int:
-    from engines.weights import WeightsError, resolve, vgg16_encoder
+    from engines.weights import WeightsError, encoder_by_name
 
     p = argparse.ArgumentParser(description="Measure style transfer: style-loss ratio (lower = more style) and structure (SSIM).")
     p.add_argument("--content-dir", help="folder of content photos to draw pairs from")
     p.add_argument("--style-dir", help="folder of style images to draw pairs from")
+    p.add_argument("--split", choices=SPLITS, default="all",
+                   help="draw from all files (default), the training files, or the held-out ones no trainer saw")
     p.add_argument("--pairs", type=count, default=12, help="number of random pairs (default 12)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawing pairs")
     p.add_argument("--size", type=image_side, default=512, help="content shorter side (default 512)")
     p.add_argument("--model", default=["full"], type=listed(one_of(("full", "lite"))),
-                   help="full, lite, or full,lite to compare them on the same pairs (always judged by VGG16)")
+                   help="full, lite, or full,lite to compare them on the same pairs")
     p.add_argument("--decoder", help="decoder weights to evaluate instead of the shipped ones (one model only)")
-    p.add_argument("--alpha", type=float, default=1.0,
-                   help="content-style trade-off to measure at (default 1, where the project's target is set); "
-                        "lower alpha buys structure with style")
+    p.add_argument("--encoder", choices=("vgg16-hed", "vgg19", "lite"),
+                   help="the encoder --decoder was trained against (default: the model's own)")
+    p.add_argument("--judges", default=["vgg16-hed"], type=listed(one_of(("vgg16-hed", "vgg19"))),
+                   help="loss networks that measure the style ratio, e.g. vgg16-hed,vgg19 (default vgg16-hed)")
+    p.add_argument("--alpha", default=[1.0], type=numbers,
+                   help="content-style trade-off(s) to measure at, e.g. 1,0.8,0.6 for a curve (default 1, where "
+                        "the project's target is set); lower alpha buys structure with style")
     p.add_argument("--sheet", help="also write a contact sheet (content | style | result per pair) here")
     p.add_argument("--content", help="measure one existing result: the content image")
     p.add_argument("--style", help="... the style image")
     p.add_argument("--output", help="... the stylized image")
     a = p.parse_args(argv)
-    if not 0.0 <= a.alpha <= 1.0:
-        p.error(f"--alpha must be between 0 and 1, got {a.alpha}")
+    for alpha in a.alpha:
+        if not 0.0 <= alpha <= 1.0:
+            p.error(f"--alpha must be between 0 and 1, got {alpha}")
+    if a.encoder and not a.decoder:
+        p.error("--encoder goes with --decoder")
     try:
-        judge = vgg16_encoder()
+        judges = {name: encoder_by_name(name) for name in a.judges}
         if a.output:
             if not (a.content and a.style):
                 p.error("--output needs --content and --style")
-            q = measure(judge, read_bgr(a.content), read_bgr(a.style), read_bgr(a.output))
-            print(f"style ratio {q.style_ratio:.4f}  structure {q.structure:.3f}  layers {[round(r, 4) for r in q.layer_ratios]}")
+            for name, judge in judges.items():
+                q = measure(judge, read_bgr(a.content), read_bgr(a.style), read_bgr(a.output))
+                print(f"[{name}] style ratio {q.style_ratio:.4f}  structure {q.structure:.3f}  "
+                      f"layers {[round(r, 4) for r in q.layer_ratios]}")
             return 0
         if not (a.content_dir and a.style_dir):
             p.error("give --content-dir and --style-dir, or --content/--style/--output")
@@ -160,15 +212,15 @@ def main(argv: list[str] | None = None) -> int:
             p.error("--decoder takes one model only: --model full or --model lite")
         if a.sheet:
             check_writable_image(a.sheet)
-        pairs, skipped = readable_pairs(sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed))
+        pairs, skipped = readable_pairs(sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed, a.split))
         for message in skipped:
             print(f"skipped: {message}", file=sys.stderr)
-        results: dict[str, list[Quality]] = {}
+        results: dict[str, dict[float, dict[str, list[float]]]] = {}
         sheet: list[list[np.ndarray]] = []
         for name in names:
-            model = AdaINModel(*resolve("default" if name == "full" else "lite", decoder=a.decoder)).eval()
+            model = load_candidate(name, a.encoder, a.decoder)
             rows: list[list[np.ndarray]] = []
-            results[name] = evaluate_pairs(model, pairs, a.size, rows=rows, judge=judge, alpha=a.alpha)
+            results[name] = curve(model, pairs, a.alpha, judges, a.size, rows)
             sheet = [r[:2] for r in rows] if not sheet else sheet
             for i, r in enumerate(rows):
                 sheet[i].append(r[2])  # content | style | one column per model
@@ -179,16 +231,19 @@ def main(argv: list[str] | None = None) -> int:
     except (ImageError, WeightsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    for name, qs in results.items():
+    first = a.judges[0]
+    for name, by_alpha in results.items():
         print(f"[{name}]")
-        for (c, s), q in zip(pairs, qs):
-            print(f"{c.name:40s} {s.name:40s} ratio {q.style_ratio:.4f}  structure {q.structure:.3f}")
-        at = f" at alpha {a.alpha:g}" if a.alpha != 1.0 else ""
-        print(f"[{name}] mean over {len(qs)} pairs{at}: style ratio {np.mean([q.style_ratio for q in qs]):.4f} "
-              f"(median {np.median([q.style_ratio for q in qs]):.4f}), structure {np.mean([q.structure for q in qs]):.3f}")
+        top = by_alpha[a.alpha[0]]
+        for (c, s), r, st in zip(pairs, top[first], top["structure"]):
+            print(f"{c.name:40s} {s.name:40s} ratio {r:.4f}  structure {st:.3f}")
+        for alpha, got in by_alpha.items():
+            ratios = ", ".join(f"{j} {np.mean(got[j]):.4f} (median {np.median(got[j]):.4f})" for j in a.judges)
+            print(f"[{name}] mean over {len(pairs)} pairs at alpha {alpha:g}: style ratio {ratios}; "
+                  f"structure {np.mean(got['structure']):.3f}")
     if len(results) == 2:
-        full, lite = (np.mean([q.style_ratio for q in results[n]]) for n in ("full", "lite"))
-        print(f"lite / full style ratio: {lite / full:.2f}")
+        full, lite = (np.mean(results[n][a.alpha[0]][first]) for n in ("full", "lite"))
+        print(f"lite / full style ratio ({first}): {lite / full:.2f}")
     return 2 if skipped else 0
 
 

@@ -32,7 +32,10 @@ from engines.images import ImageError, list_images, read_short  # noqa: E402
 from engines.losses import adain_losses, layer_scales  # noqa: E402
 from engines.options import count, device, pixels, resolve_device, whole  # noqa: E402
 from engines.vgg import LAYOUTS, Decoder, Encoder  # noqa: E402
-from engines.weights import WeightsError, load_decoder, save_net, vgg16_encoder  # noqa: E402
+from engines.data_split import select  # noqa: E402
+from engines.weights import WeightsError, encoder_by_name, load_decoder, save_net  # noqa: E402
+
+ENCODER_LAYOUTS = {"vgg16-hed": "vgg16", "vgg19": "vgg19"}  # the decoder mirrors its encoder
 
 
 @dataclass
@@ -55,7 +58,8 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0
     scale_images: int = 16  # images used to measure each layer's activation scale
-    layout: str = "vgg16"
+    encoder: str = "vgg16-hed"  # the fixed encoder and loss network (engines.weights.ENCODERS)
+    layout: str = "vgg16"  # the decoder's layout, the encoder's (ENCODER_LAYOUTS)
     precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU), fp32, bf16, fp16
     export: str | None = None
     init: str | None = None  # decoder weights to start from when there is no checkpoint yet
@@ -63,10 +67,11 @@ class TrainConfig:
 
 
 class ImagePool:
-    """All images of a folder, resized once (shorter side = load_size) and kept in memory as uint8 RGB."""
+    """All images of a folder, resized once (shorter side = load_size) and kept in memory as uint8 RGB.
+    The held-out files of a `kind` folder ('content' or 'style', engines/data_split.py) are never used."""
 
-    def __init__(self, folder: str, load_size: int, crop: int) -> None:
-        paths = list_images(folder)
+    def __init__(self, folder: str, load_size: int, crop: int, kind: str = "content") -> None:
+        paths = select(list_images(folder), kind, "train")
         self.images: list[np.ndarray] = []
         for p in paths:
             try:
@@ -100,14 +105,14 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, encoder: Encoder | None = None) -> None:
         self.cfg = cfg
         self.device = torch.device(resolve_device(cfg.device))
-        self.encoder = (encoder if encoder is not None else vgg16_encoder()).to(self.device).eval()
+        self.encoder = (encoder if encoder is not None else encoder_by_name(cfg.encoder)).to(self.device).eval()
         self.encoder.requires_grad_(False)
         torch.manual_seed(cfg.seed)
         self.net = self.build().to(self.device)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.gen = torch.Generator().manual_seed(cfg.seed)
-        self.content = ImagePool(cfg.content_dir, cfg.load_size, cfg.crop)
-        self.style = ImagePool(cfg.style_dir, cfg.load_size, cfg.crop)
+        self.content = ImagePool(cfg.content_dir, cfg.load_size, cfg.crop, "content")
+        self.style = ImagePool(cfg.style_dir, cfg.load_size, cfg.crop, "style")
         self.iter = 0
         precision = cfg.precision if cfg.precision != "auto" else ("fp16" if self.device.type == "cuda" else "fp32")
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
@@ -286,17 +291,21 @@ def fit(trainer, out: Path, iters: int, save_every: int, export_fn=None, start_f
 
 
 def export(trainer: Trainer, path: Path) -> None:
-    meta = {"iterations": str(trainer.iter), "layout": trainer.cfg.layout, "crop": str(trainer.cfg.crop),
+    meta = {"iterations": str(trainer.iter), "layout": trainer.cfg.layout, "encoder": trainer.cfg.encoder,
+            "crop": str(trainer.cfg.crop),
             "batch": str(trainer.cfg.batch), "style_weight": str(trainer.cfg.style_weight),
             "identity_weight": str(trainer.cfg.identity_weight)}
     save_net(trainer.decoder, path, meta)
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    p = argparse.ArgumentParser(description="Train the AdaIN decoder for the VGG16 (HED) encoder.")
+    p = argparse.ArgumentParser(description="Train the AdaIN decoder for a fixed VGG encoder.")
     p.add_argument("--content", required=True, help="folder of content photos")
     p.add_argument("--style", required=True, help="folder of style images")
     p.add_argument("--out", required=True, help="folder for last.pt (resumed automatically) and loss.csv")
+    p.add_argument("--encoder", choices=tuple(ENCODER_LAYOUTS), default="vgg16-hed",
+                   help="encoder and loss network: vgg16-hed (today's full model) or vgg19 (ImageNet VGG19, "
+                        "normalised; the paper's)")
     p.add_argument("--iters", type=count, default=160_000, help="total iterations to reach (default 160000)")
     p.add_argument("--batch", type=count, default=8, help="images per batch (default 8)")
     p.add_argument("--crop", type=pixels, default=256, help="random crop side (default 256)")
@@ -324,7 +333,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         load_size=a.load_size, lr=a.lr, lr_decay=a.lr_decay, style_weight=a.style_weight,
         identity_weight=a.identity_weight, warmup=a.warmup,
         save_every=a.save_every, seed=a.seed, device=a.device, threads=a.threads, export=a.export,
-        precision=a.precision, init=a.init,
+        precision=a.precision, init=a.init, encoder=a.encoder, layout=ENCODER_LAYOUTS[a.encoder],
     )
 
 
