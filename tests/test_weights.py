@@ -7,6 +7,7 @@ import torch
 from engines import weights as W
 from engines.hed import HED
 from engines.images import bgr_to_tensor, read_bgr
+from engines.models import resolve
 from engines.vgg import VGG16, VGG19, Decoder, Encoder
 
 DATA = Path(__file__).parent / "data"
@@ -78,7 +79,7 @@ def original_layout_files(tmp_path):
 def test_original_adain_files_load(tmp_path):
     vgg_path, dec_path, vgg, dec = original_layout_files(tmp_path)
     assert "0.weight" in vgg and "2.weight" in vgg and "1.weight" in dec and "28.weight" in dec
-    enc, decoder = W.resolve("original-adain", vgg_path, dec_path)
+    enc, decoder = resolve("original-adain", vgg_path, dec_path)
     torch.testing.assert_close(enc.net[2].weight, vgg["2.weight"])
     torch.testing.assert_close(decoder.net[28].weight, dec["28.weight"])
     assert enc.taps == (4, 11, 18, 31)  # relu1_1 ... relu4_1 of the original net.py slices
@@ -103,13 +104,13 @@ def test_wrong_weights_files_give_clear_errors(tmp_path, case):
         W.save_net(Decoder(VGG16), tmp_path / "d16.safetensors")
         args, match = (vgg_path, tmp_path / "d16.safetensors"), "not a vgg19 decoder"
     with pytest.raises(W.WeightsError, match=match) as err:
-        W.resolve("original-adain", *args)
+        resolve("original-adain", *args)
     assert "\n" not in str(err.value)
 
 
-def test_unknown_weights_name():
-    with pytest.raises(W.WeightsError, match="unknown weights"):
-        W.resolve("starry-night")
+def test_unknown_model_name():
+    with pytest.raises(W.WeightsError, match="unknown model 'starry-night'; choose one of full, lite"):
+        resolve("starry-night")
 
 
 def test_decoder_fp16_roundtrip(tmp_path):

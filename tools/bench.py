@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     models = {}
     for m in a.model:
         ns = argparse.Namespace(model=m, model_weights="default", vgg=None, decoder=None)
-        name = "lite" if model_choice(ns, dev)[0] == "lite" else "full"
+        name = model_choice(ns, dev)[0]
         try:
             models[name] = load_model(ns, dev)[0]
         except WeightsError as e:

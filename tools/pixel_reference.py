@@ -77,7 +77,8 @@ def compare(model: AdaINModel, c_bgr: np.ndarray, s_bgr: np.ndarray, marks: list
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engines.weights import WeightsError, resolve
+    from engines.models import resolve
+    from engines.weights import WeightsError
 
     p = argparse.ArgumentParser(description="Compare a decoder with pixel optimisation of its own loss "
                                             "(style ratio / structure, as tools/quality.py measures them).")
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if not marks or marks[0] < 0:
         p.error("--steps takes non-negative integers")
     try:
-        model = AdaINModel(*resolve("default", decoder=a.decoder)).eval()
+        model = AdaINModel(*resolve("full", decoder=a.decoder)).eval()
         model.encoder.requires_grad_(False)
         pairs, skipped = readable_pairs(sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed))
         for message in skipped:

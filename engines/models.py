@@ -1,0 +1,67 @@
+"""Every model the tools can run, one record each (in the spirit of torchvision's weight enums).
+
+A model is an encoder (fixed, by name in ``engines.weights.ENCODERS``, or a file the user gives) and a decoder
+of the same layout. The command lines' ``--model`` choices, the names the tools print, which model ``auto``
+picks, and which loss network judges a model all come from here: adding a model is one entry below plus its
+weight files.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engines.vgg import LITE, VGG16, VGG19, Decoder, Encoder, VGGLayout
+from engines.weights import (
+    DEFAULT_DECODER, LITE_DECODER, WEIGHTS_DIR, WeightsError, encoder_by_name, load_decoder, load_encoder,
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str                 # what --model takes and the tools print
+    description: str          # one line for --help
+    layout: VGGLayout
+    encoder: str | None       # a fixed encoder (engines.weights.ENCODERS); None: the user's --vgg file
+    decoder: Path | None      # the shipped decoder; None: the user's --decoder file
+    card: Path | None         # the model card beside the weights
+    judge: str = "vgg16-hed"  # the loss network its quality is measured with (what it was trained against)
+    live_on_cpu: bool = False  # auto's choice without a CUDA GPU (one only)
+    files_only: bool = False  # only with the user's own files (--model-weights)
+
+
+MODELS: dict[str, ModelSpec] = {m.name: m for m in (
+    ModelSpec("full", "VGG16 (HED) encoder + decoder", VGG16, "vgg16-hed", DEFAULT_DECODER,
+              WEIGHTS_DIR / "decoder_vgg16.md"),
+    ModelSpec("lite", "the distilled quarter-width model, real time on CPUs", LITE, "lite", LITE_DECODER,
+              WEIGHTS_DIR / "lite.md", live_on_cpu=True),
+    ModelSpec("original-adain", "the original AdaIN release's vgg_normalised.pth and decoder.pth", VGG19, None,
+              None, None, judge="vgg19", files_only=True),
+)}
+ALIASES = {"default": "full"}  # the weights name of earlier versions
+GPU_DEFAULT = "full"  # auto's choice with a CUDA GPU
+
+
+def spec(name: str) -> ModelSpec:
+    name = ALIASES.get(name, name)
+    if name not in MODELS:
+        raise WeightsError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def cli_models() -> tuple[str, ...]:
+    """The --model choices: auto and every model that ships its own weights."""
+    return ("auto", *(m.name for m in MODELS.values() if not m.files_only))
+
+
+def cpu_default() -> str:
+    return next(m.name for m in MODELS.values() if m.live_on_cpu)
+
+
+def resolve(name: str = "full", vgg: str | Path | None = None,
+            decoder: str | Path | None = None) -> tuple[Encoder, Decoder]:
+    """Encoder and decoder of a model; explicit files override the shipped ones."""
+    m = spec(name)
+    if m.files_only and (vgg is None or decoder is None):
+        raise WeightsError(f"model {m.name!r} needs --vgg and --decoder files ({m.description})")
+    encoder = load_encoder(m.layout, Path(vgg)) if vgg is not None else encoder_by_name(m.encoder)
+    return encoder, load_decoder(m.layout, Path(decoder) if decoder is not None else m.decoder)
