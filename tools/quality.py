@@ -156,13 +156,11 @@ def curve(model: AdaINModel, pairs: list[tuple[Path, Path]], alphas: list[float]
 def load_candidate(name: str, encoder: str | None, decoder: str | None) -> AdaINModel:
     """A shipped model (full, lite), or a decoder file trained against an encoder (--encoder, --decoder)."""
     from engines.models import resolve
-    from engines.vgg import LAYOUTS
-    from engines.weights import encoder_by_name, load_decoder
+    from engines.weights import ENCODER_LAYOUTS, encoder_by_name, load_decoder
 
     if encoder is None:
         return AdaINModel(*resolve(name, decoder=decoder)).eval()
-    layout = {"vgg16-hed": "vgg16", "vgg19": "vgg19"}.get(encoder, encoder)
-    return AdaINModel(encoder_by_name(encoder), load_decoder(LAYOUTS[layout], Path(decoder))).eval()
+    return AdaINModel(encoder_by_name(encoder), load_decoder(ENCODER_LAYOUTS[encoder], Path(decoder))).eval()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,9 +33,7 @@ from engines.losses import adain_losses, layer_scales  # noqa: E402
 from engines.options import count, device, pixels, resolve_device, whole  # noqa: E402
 from engines.vgg import LAYOUTS, Decoder, Encoder  # noqa: E402
 from engines.data_split import select  # noqa: E402
-from engines.weights import WeightsError, encoder_by_name, load_decoder, save_net  # noqa: E402
-
-ENCODER_LAYOUTS = {"vgg16-hed": "vgg16", "vgg19": "vgg19"}  # the decoder mirrors its encoder
+from engines.weights import ENCODER_LAYOUTS, WeightsError, encoder_by_name, load_decoder, save_net  # noqa: E402
 
 
 @dataclass
@@ -303,7 +301,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--content", required=True, help="folder of content photos")
     p.add_argument("--style", required=True, help="folder of style images")
     p.add_argument("--out", required=True, help="folder for last.pt (resumed automatically) and loss.csv")
-    p.add_argument("--encoder", choices=tuple(ENCODER_LAYOUTS), default="vgg16-hed",
+    p.add_argument("--encoder", choices=("vgg16-hed", "vgg19"), default="vgg16-hed",
                    help="encoder and loss network: vgg16-hed (today's full model) or vgg19 (ImageNet VGG19, "
                         "normalised; the paper's)")
     p.add_argument("--iters", type=count, default=160_000, help="total iterations to reach (default 160000)")
@@ -333,7 +331,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         load_size=a.load_size, lr=a.lr, lr_decay=a.lr_decay, style_weight=a.style_weight,
         identity_weight=a.identity_weight, warmup=a.warmup,
         save_every=a.save_every, seed=a.seed, device=a.device, threads=a.threads, export=a.export,
-        precision=a.precision, init=a.init, encoder=a.encoder, layout=ENCODER_LAYOUTS[a.encoder],
+        precision=a.precision, init=a.init, encoder=a.encoder, layout=ENCODER_LAYOUTS[a.encoder].name,
     )
 
 
