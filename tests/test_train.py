@@ -87,6 +87,18 @@ def test_cli_trains_logs_checkpoints_resumes_and_exports(folders):
         assert f.get_tensor("1.weight").dtype == torch.float16
 
 
+def test_a_time_budget_stops_checkpointed_and_exported_and_the_same_command_resumes(folders, vgg16_encoder):
+    from tools.train import fit
+
+    tr = Trainer(config(folders, save_every=1000), encoder=vgg16_encoder)
+    exported = []
+    fit(tr, folders / "out", 1000, 1000, lambda: exported.append(tr.iter), minutes=1e-6)  # out of time at once
+    assert tr.iter == 1 and exported == [1] and (folders / "out" / "last.pt").is_file()
+    again = Trainer(config(folders, save_every=1000), encoder=vgg16_encoder)
+    fit(again, folders / "out", 2, 1000)
+    assert again.iter == 2
+
+
 def test_a_damaged_or_foreign_checkpoint_is_one_line(folders, vgg16_encoder):
     """A truncated last.pt, or a distill.py run's folder given to train.py, was a traceback."""
     out, export = folders / "out", folders / "dec.safetensors"

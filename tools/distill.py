@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             save_net(module, Path(cfg.export), meta | {"iterations": str(trainer.iter)})
 
         start = (lambda: trainer.init_decoder(Path(cfg.init))) if cfg.init else None
-        fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every, export if cfg.export else None, start)
+        fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every, export if cfg.export else None, start, cfg.minutes)
 
     return guarded(work)
 

@@ -30,7 +30,7 @@ from engines.adain import adain, mean_std  # noqa: E402
 from engines.atomic_write import write_atomically  # noqa: E402
 from engines.images import ImageError, list_images, read_short  # noqa: E402
 from engines.losses import adain_losses, layer_scales  # noqa: E402
-from engines.options import count, device, pixels, resolve_device, whole  # noqa: E402
+from engines.options import count, device, pixels, positive, resolve_device, whole  # noqa: E402
 from engines.vgg import LAYOUTS, Decoder, Encoder  # noqa: E402
 from engines.data_split import select  # noqa: E402
 from engines.weights import ENCODER_LAYOUTS, WeightsError, encoder_by_name, load_decoder, save_net  # noqa: E402
@@ -61,6 +61,7 @@ class TrainConfig:
     precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU), fp32, bf16, fp16
     export: str | None = None
     init: str | None = None  # decoder weights to start from when there is no checkpoint yet
+    minutes: float = 0.0  # stop (checkpointed, exported) after this much training time; 0: at `iters` only
     extra: dict = field(default_factory=dict)
 
 
@@ -247,15 +248,16 @@ def run(cfg: TrainConfig) -> Trainer:
     trainer = Trainer(cfg)
     fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every,
         (lambda: export(trainer, Path(cfg.export))) if cfg.export else None,
-        (lambda: trainer.init_decoder(Path(cfg.init))) if cfg.init else None)
+        (lambda: trainer.init_decoder(Path(cfg.init))) if cfg.init else None, cfg.minutes)
     return trainer
 
 
-def fit(trainer, out: Path, iters: int, save_every: int, export_fn=None, start_fn=None) -> None:
+def fit(trainer, out: Path, iters: int, save_every: int, export_fn=None, start_fn=None, minutes: float = 0.0) -> None:
     """The loop every trainer here shares: resume from out/last.pt, log out/loss.csv, checkpoint, export.
 
     `trainer` has `iter`, `LOG_COLUMNS`, `step() -> dict`, `save(path)` and `load(path)`;
-    `start_fn` runs instead of resuming when there is no checkpoint yet (`--init`).
+    `start_fn` runs instead of resuming when there is no checkpoint yet (`--init`). `minutes` > 0 ends the
+    run early, checkpointed and exported, after that much time in this loop (a GPU lent for minutes).
     """
     from tqdm import tqdm
 
@@ -280,11 +282,15 @@ def fit(trainer, out: Path, iters: int, save_every: int, export_fn=None, start_f
             log.writerow([trainer.iter, *(f"{r[c]:.5g}" for c in columns), f"{time.time() - t0:.1f}"])
             bar.set_postfix({c: f"{r[c]:.3g}" for c in columns[:3]})
             bar.update(1)
-            if trainer.iter % save_every == 0 or trainer.iter == iters:
+            out_of_time = minutes > 0 and time.time() - t0 >= 60 * minutes
+            if trainer.iter % save_every == 0 or trainer.iter == iters or out_of_time:
                 f.flush()
                 trainer.save(ckpt)
                 if export_fn is not None:
                     export_fn()
+            if out_of_time:
+                print(f"stopped after {minutes:g} minutes at iteration {trainer.iter}; the same command resumes")
+                break
         bar.close()
 
 
@@ -322,6 +328,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="autocast precision of decoder and loss network (auto: fp16 on CUDA, fp32 on CPU)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--minutes", type=positive, help="stop after this many minutes of training, checkpointed and "
+                                                     "exported (a GPU lent for minutes); the same command resumes")
     p.add_argument("--export", help="also write the decoder as fp16 safetensors here at each checkpoint")
     p.add_argument("--init", help="start from these decoder weights when --out holds no checkpoint "
                                   "(e.g. engines/weights/decoder_vgg16.safetensors to fine-tune the shipped one)")
@@ -331,7 +339,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         load_size=a.load_size, lr=a.lr, lr_decay=a.lr_decay, style_weight=a.style_weight,
         identity_weight=a.identity_weight, warmup=a.warmup,
         save_every=a.save_every, seed=a.seed, device=a.device, threads=a.threads, export=a.export,
-        precision=a.precision, init=a.init, encoder=a.encoder, layout=ENCODER_LAYOUTS[a.encoder].name,
+        precision=a.precision, init=a.init, minutes=a.minutes or 0.0, encoder=a.encoder, layout=ENCODER_LAYOUTS[a.encoder].name,
     )
 
 
