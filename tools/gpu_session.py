@@ -1,0 +1,193 @@
+"""One prepared command for each use of a lent GPU machine, so that its few minutes go to work.
+
+The machine (the `device` tool: an H200 with CUDA PyTorch, OpenCV and ONNX Runtime) has no PyAV, none of the
+weight wheels and no network, and a call carries at most 64 MiB. So the parts are prepared here, in `.gpu/`
+(git-ignored), and each command there writes what must come back under $OUT:
+
+    here:   python tools/gpu_session.py prepare train [--init DECODER]   # train-split images, VGG19, a start
+    there:  python3 tools/gpu_session.py train --minutes 8                # run(carry=[".gpu"]): decoder back
+    here:   python tools/gpu_session.py prepare check                     # the VGG16 encoder, the PyAV wheel
+    there:  python3 tools/gpu_session.py check                            # CUDA tests and benchmark rows back
+
+Without CUDA (this machine, CI) `train` and `check` run in miniature on the CPU and say what they skipped: the
+commands are tested before a GPU is lent, and a lent one works from its first minute.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CARRY = ROOT / ".gpu"
+BUDGET = 60 * 2**20  # what a call carries (64 MiB), less a margin
+PYAV_WHEEL = "av==18.1.0"  # the CPU's own pin; its abi3 wheel runs on the machine's Python 3.12
+
+
+def out_dir() -> Path:
+    path = Path(os.environ.get("OUT") or ROOT / "out" / "gpu")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def tree_bytes() -> int:
+    """What travels besides .gpu/: the files git tracks or would add."""
+    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
+                           check=True).stdout.split(b"\0")
+    return sum((ROOT / n.decode()).stat().st_size for n in names if n and (ROOT / n.decode()).is_file())
+
+
+def carry_cache(encoders: list[str]) -> None:
+    """The converted encoders, fp16 (they load into fp32 modules), where engines.weights looks for its cache."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from engines.weights import HED_CONVS, cache_dir, encoder_by_name
+
+    cache = CARRY / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in encoders:
+        encoder_by_name(name)  # converted once here, from the installed wheel
+    for f in cache_dir().glob("*.safetensors"):
+        if f.name.startswith("vgg19_imagenet_") and "vgg19" in encoders:
+            save_file({k: v.half() for k, v in load_file(str(f)).items()}, str(cache / f.name))
+        if f.name.startswith("vgg16_hed_") and "vgg16-hed" in encoders:  # only the convs up to relu4_1
+            keep = [f"{n}.{p}" for n in list(HED_CONVS)[:8] for p in ("weight", "bias")]
+            t = load_file(str(f))
+            save_file({k: t[k].to(torch.float16) for k in keep}, str(cache / f.name))
+
+
+def prepare_train(a: argparse.Namespace) -> None:
+    import cv2
+
+    from engines.data_split import select
+    from engines.images import list_images, read_short
+
+    shutil.rmtree(CARRY, ignore_errors=True)
+    carry_cache(["vgg19"])
+    if a.init:
+        shutil.copy(a.init, CARRY / "init.safetensors")
+    left = BUDGET - tree_bytes() - sum(f.stat().st_size for f in CARRY.rglob("*") if f.is_file())
+    for quality in (90, 85, 80, 75, 70):  # the training images, as good as fits
+        used = 0
+        for kind, folder in (("content", a.content), ("style", a.style)):
+            dest = CARRY / "data" / kind
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.mkdir(parents=True)
+            for p in select(list_images(folder), kind, "train"):
+                ok, buf = cv2.imencode(".jpg", read_short(p, 512), [cv2.IMWRITE_JPEG_QUALITY, quality])
+                (dest / (p.stem + ".jpg")).write_bytes(buf.tobytes())
+                used += buf.size
+        if used <= left:
+            break
+    else:
+        raise SystemExit(f"error: the training images do not fit in {left >> 20} MiB even at JPEG quality 70")
+    print(f"prepared {CARRY}: images at JPEG quality {quality}, {used >> 20} MiB; carry [\".gpu\"] in the run")
+
+
+def prepare_check(a: argparse.Namespace) -> None:
+    shutil.rmtree(CARRY, ignore_errors=True)
+    carry_cache(["vgg16-hed"])
+    wheels = CARRY / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                    "--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
+                    "--platform", "manylinux_2_17_x86_64", "-d", str(wheels), PYAV_WHEEL], check=True)
+    print(f"prepared {CARRY}: {sum(f.stat().st_size for f in CARRY.rglob('*') if f.is_file()) >> 20} MiB; "
+          "carry [\".gpu\"] in the run")
+
+
+def cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ, REALTIME_ADAIN_CACHE=str(CARRY / "cache"), PYTHONUNBUFFERED="1")
+    site = Path("/tmp/gpu-site")
+    wheels = sorted((CARRY / "wheels").glob("*.whl"))
+    if wheels:  # the machine reaches no package index: install what was carried
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target",
+                        str(site), *map(str, wheels)], check=True)
+        env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+    return env
+
+
+def run_logged(cmd: list[str], env: dict[str, str], log: Path) -> int:
+    print("$", " ".join(cmd), flush=True)
+    with open(log, "w") as f:
+        r = subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
+    print(log.read_text()[-3000:], flush=True)
+    return r.returncode
+
+
+def train(a: argparse.Namespace) -> int:
+    out, gpu = out_dir(), cuda()
+    data = CARRY / "data"
+    if not data.is_dir():
+        raise SystemExit("error: nothing prepared: run 'python tools/gpu_session.py prepare train' here first")
+    run = Path("/tmp/gpu-train")  # checkpoints stay there: with Adam's moments they are too big to come back
+    cmd = [sys.executable, "tools/train.py", "--encoder", "vgg19", "--content", str(data / "content"),
+           "--style", str(data / "style"), "--out", str(run), "--export", str(out / "decoder_vgg19.safetensors"),
+           "--identity-weight", str(a.identity_weight), "--style-weight", str(a.style_weight), "--warmup", "0"]
+    if (CARRY / "init.safetensors").is_file():
+        cmd += ["--init", str(CARRY / "init.safetensors")]
+    if gpu:
+        cmd += ["--device", "cuda", "--precision", "bf16", "--batch", "8", "--crop", "256", "--save-every", "500",
+                "--minutes", str(a.minutes)]
+    else:
+        print("no CUDA GPU here: a miniature run on the CPU (2 iterations, 64 px crops)")
+        cmd += ["--device", "cpu", "--batch", "2", "--crop", "64", "--load-size", "64", "--iters", "2",
+                "--save-every", "1"]
+    code = run_logged(cmd, environment(), out / "train.log")
+    if (run / "loss.csv").is_file():
+        shutil.copy(run / "loss.csv", out / "loss.csv")
+    return code
+
+
+def check(a: argparse.Namespace) -> int:
+    out, gpu = out_dir(), cuda()
+    env = environment()
+    code = run_logged([sys.executable, "-m", "pytest", "-q", "-rs", "tests/test_backends.py"], env,
+                      out / "cuda_tests.log")
+    if gpu:
+        bench = ["--device", "cuda", "--model", "full", "--backends", "all", "--precisions", "fp32,fp16",
+                 "--sizes", "256,512,720p,1080p", "--seconds", "2", "--rounds", "1", "--e2e-frames", "60"]
+    else:
+        print("no CUDA GPU here: the CUDA tests skip, and the benchmark runs in miniature on the CPU")
+        bench = ["--device", "cpu", "--model", "lite", "--backends", "eager", "--precisions", "fp32",
+                 "--sizes", "64", "--seconds", "0.5", "--min-runs", "2", "--e2e-frames", "4"]
+    code |= run_logged([sys.executable, "tools/bench.py", *bench, "--append", str(out / "BENCHMARKS-rows.md"),
+                        "--note", "tools/gpu_session.py check"], env, out / "bench.log")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Prepare (here) and run (on a lent GPU) the GPU work in one command each.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    sub = p.add_subparsers(dest="command", required=True)
+    pp = sub.add_parser("prepare", help="fill .gpu/ here for a 'train' or a 'check' run")
+    pp.add_argument("what", choices=("train", "check"))
+    pp.add_argument("--content", default=str(ROOT.parent / "shared/data/train/content"), help="training photos")
+    pp.add_argument("--style", default=str(ROOT.parent / "shared/data/train/style"), help="training styles")
+    pp.add_argument("--init", help="decoder to continue from (the shipped or best VGG19 decoder)")
+    pt = sub.add_parser("train", help="there: train the VGG19 decoder, the decoder and its log into $OUT")
+    pt.add_argument("--minutes", type=float, default=8.0, help="training time (default 8)")
+    pt.add_argument("--style-weight", type=float, default=10.0)
+    pt.add_argument("--identity-weight", type=float, default=100.0)
+    sub.add_parser("check", help="there: the CUDA tests and the GPU benchmark rows into $OUT")
+    a = p.parse_args(argv)
+    if a.command == "prepare":
+        (prepare_train if a.what == "train" else prepare_check)(a)
+        return 0
+    return train(a) if a.command == "train" else check(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
