@@ -151,10 +151,14 @@ def engine_options(a: argparse.Namespace) -> tuple[str, str, str]:
 MODELS = cli_models()
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
+def add_model_args(p: argparse.ArgumentParser, offline: bool = False) -> None:
+    """offline: a tool whose result is kept (an image, a video file) puts quality first, so auto takes the full
+    model on a CPU too; the live app keeps the model that runs in real time there."""
     models = "; ".join(f"{m.name}: {m.description}" for m in REGISTRY.values() if not m.files_only)
-    p.add_argument("--model", default="auto", choices=MODELS,
-                   help=f"{models}; auto (default): {cpu_default()} without a CUDA GPU, {GPU_DEFAULT} with one")
+    auto = (f"{GPU_DEFAULT} (offline work: quality first, even without a GPU; {cpu_default()} is faster)" if offline
+            else f"{cpu_default()} without a CUDA GPU, {GPU_DEFAULT} with one")
+    p.add_argument("--model", default="auto", choices=MODELS, help=f"{models}; auto (default): {auto}")
+    p.set_defaults(offline_model=offline)
     p.add_argument("--model-weights", default="default", choices=("default", "original-adain"),
                    help="'default' (shipped weights) or 'original-adain' (full model only; needs --vgg and --decoder)")
     p.add_argument("--vgg", help="encoder weights file (vgg_normalised.pth for original-adain)")
@@ -172,6 +176,8 @@ def model_choice(a: argparse.Namespace, device: str) -> tuple[str, str]:
             return GPU_DEFAULT, "CUDA GPU: full model"
         if a.vgg or a.decoder:
             return GPU_DEFAULT, "weights files given: full model"
+        if getattr(a, "offline_model", False):
+            return GPU_DEFAULT, "offline work: quality first"
         return cpu_default(), f"no CUDA GPU: {cpu_default()} model"
     return a.model, "requested"
 

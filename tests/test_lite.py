@@ -125,6 +125,8 @@ def test_auto_picks_lite_on_cpu_and_full_on_cuda():
     ns = lambda **kw: argparse.Namespace(**({"model": "auto", "model_weights": "default", "vgg": None,  # noqa: E731
                                              "decoder": None} | kw))
     assert model_choice(ns(), "cpu")[0] == "lite"
+    assert model_choice(ns(offline_model=True), "cpu") == ("full", "offline work: quality first")  # files kept
+    assert model_choice(ns(offline_model=True, model="lite"), "cpu")[0] == "lite"
     assert model_choice(ns(), "cuda")[0] == "full"
     assert model_choice(ns(decoder="d.safetensors"), "cpu")[0] == "full"  # a full decoder file was given
     assert model_choice(ns(model="full"), "cpu")[0] == "full"

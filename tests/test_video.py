@@ -18,7 +18,9 @@ STYLE = str(ROOT / "tests/data/painting.jpg")
 
 
 def video(*args, timeout=600):
-    return subprocess.run([sys.executable, str(ROOT / "tools/video.py"), *args, "--quiet"], capture_output=True,
+    """tools/video.py with the lite model unless a test asks for another (auto takes the full one offline)."""
+    model = [] if "--model" in args else ["--model", "lite"]
+    return subprocess.run([sys.executable, str(ROOT / "tools/video.py"), *args, *model, "--quiet"], capture_output=True,
                           text=True, timeout=timeout)
 
 

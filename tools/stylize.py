@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-size", type=image_side, default=512,
                    help="style shorter side in pixels (0 keeps the original; default 512)")
     p.add_argument("--contact-sheet", help="also write a PNG with one row per content: content | style | result")
-    add_model_args(p)
+    add_model_args(p, offline=True)
     return p
 
 

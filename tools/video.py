@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=image_side, help="output shorter side in pixels (default: the input's size)")
     p.add_argument("--scale", type=positive, help="output size as a fraction of the input's (e.g. 0.5)")
     add_engine_args(p)
-    add_model_args(p)
+    add_model_args(p, offline=True)
     p.add_argument("--crf", type=crf, default=18,
                    help="quality on H.264's scale, lower is better (default 18; VP8 and MPEG-4 get about the same; "
                         "GIF ignores it: 256 colours a frame, each frame its own palette)")
