@@ -9,9 +9,9 @@ file is rebuilt instead of failing.
 from __future__ import annotations
 
 import copy
-import io
 import hashlib
 import importlib.util
+import io
 import json
 import time
 import warnings
@@ -29,7 +29,6 @@ from engines.model import AdaINModel, StyleStats
 from engines.vgg import LITE
 from engines.weights import cache_dir, save_to_cache, weights_fingerprint
 
-BACKENDS = ("eager", "torchscript", "onnx", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "bf16")
 
 
@@ -50,12 +49,10 @@ class EngineSpec:
 
 def available_backends(device: str = "cpu") -> list[str]:
     """What can run on `device` with the libraries installed."""
-    found = ["eager", "torchscript"]
-    if device == "cpu" and importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
-        found.append("onnx")
-    if device.startswith("cuda") and torch.cuda.is_available() and importlib.util.find_spec("torch_tensorrt"):
-        found.append("tensorrt")
-    return found
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    return [b.name for b in REGISTRY.values()
+            if kind in b.devices and (kind == "cpu" or torch.cuda.is_available())
+            and all(importlib.util.find_spec(lib) for lib in b.libraries)]
 
 
 def cpu_has_bf16() -> bool:
@@ -114,12 +111,11 @@ def choose_backend(requested: str, device: str, precision: str = "auto",
 def cache_key(spec: EngineSpec, fingerprint: str) -> str:
     device_name = torch.cuda.get_device_name(spec.device) if spec.device.startswith("cuda") else "cpu"
     versions = {"torch": torch.__version__}
-    for lib in ("onnxruntime", "torch_tensorrt", "tensorrt"):
-        if spec.backend in ("onnx", "tensorrt") and importlib.util.find_spec(lib):
-            try:
-                versions[lib] = __import__(lib).__version__
-            except Exception:  # a broken optional install only changes the key
-                versions[lib] = "unknown"
+    for lib in REGISTRY[spec.backend].libraries:
+        try:
+            versions[lib] = __import__(lib).__version__
+        except Exception:  # a broken optional install only changes the key
+            versions[lib] = "unknown"
     parts = dict(spec.__dict__, device_name=device_name, versions=versions, weights=fingerprint)
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -314,14 +310,29 @@ def _build_tensorrt(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable
     return trt
 
 
-_BUILDERS = {"eager": _build_eager, "torchscript": _build_torchscript, "onnx": _build_onnx, "tensorrt": _build_tensorrt}
-_SUFFIX = {"eager": "", "torchscript": ".ts", "onnx": ".onnx", "tensorrt": ".ep"}
+@dataclass(frozen=True)
+class Backend:
+    """One inference backend: where it runs, what it needs, how it builds and what it caches. Adding a backend
+    is one record in REGISTRY (choose_backend holds the policy of which one `auto` takes)."""
+
+    name: str
+    build: Callable[[FrameGraph, EngineSpec, Path], Callable[..., Tensor]]
+    devices: tuple[str, ...]  # "cpu", "cuda"
+    libraries: tuple[str, ...] = ()  # modules it needs; their versions are part of the cache key
+    suffix: str = ""  # the compiled engine's cache file ("": nothing to cache)
+    # Peak bytes of one CPU frame beyond the loaded model, per pixel and per channel of the model's widest
+    # full-resolution layer (64 full, 16 lite), measured at 1024x1024 on the 2-core CPU here, the lower of the
+    # two models (BENCHMARKS.md, 2026-11-23): an estimate that errs towards letting a run try.
+    cpu_bytes_per_pixel_channel: int = 10
 
 
-# Peak bytes of one CPU frame beyond the loaded model, per pixel and per channel of the model's widest
-# full-resolution layer (64 full, 16 lite), measured at 1024x1024 on the 2-core CPU here, the lower of the
-# two models (BENCHMARKS.md, 2026-11-23): an estimate that errs towards letting a run try.
-CPU_BYTES_PER_PIXEL_CHANNEL = {"eager": 10, "torchscript": 16, "onnx": 39}
+REGISTRY: dict[str, Backend] = {b.name: b for b in (
+    Backend("eager", _build_eager, ("cpu", "cuda"), cpu_bytes_per_pixel_channel=10),
+    Backend("torchscript", _build_torchscript, ("cpu", "cuda"), suffix=".ts", cpu_bytes_per_pixel_channel=16),
+    Backend("onnx", _build_onnx, ("cpu",), ("onnxruntime", "onnx"), ".onnx", cpu_bytes_per_pixel_channel=39),
+    Backend("tensorrt", _build_tensorrt, ("cuda",), ("torch_tensorrt",), ".ep"),
+)}
+BACKENDS = tuple(REGISTRY)
 
 
 def available_memory() -> int | None:
@@ -345,7 +356,7 @@ def check_memory(model: AdaINModel, backend: str, height: int, width: int, batch
     if device.startswith("cuda"):
         return
     free = available_memory()
-    need = CPU_BYTES_PER_PIXEL_CHANNEL.get(backend, 10) * model.encoder.channels[0] * height * width * batch
+    need = REGISTRY[backend].cpu_bytes_per_pixel_channel * model.encoder.channels[0] * height * width * batch
     if free is not None and need > free:
         raise BackendError(f"a {width}x{height} {what}{f' batch of {batch}' if batch > 1 else ''} needs about "
                            f"{need / 2**30:.1f} GB on the {backend} backend and {free / 2**30:.1f} GB are free: "
@@ -369,11 +380,12 @@ def make_stylizer(
     check_memory(model, name, height, width, batch, device)
     spec = EngineSpec(name, height, width, batch, device, precision, model.encoder.channels[-1])
     model = model.eval()
-    path = cache_dir() / "engines" / f"{name}-{cache_key(spec, weights_fingerprint(model))}{_SUFFIX[name]}"
+    backend = REGISTRY[name]
+    path = cache_dir() / "engines" / f"{name}-{cache_key(spec, weights_fingerprint(model))}{backend.suffix}"
     t0 = time.perf_counter()
     try:
-        run = _BUILDERS[name](_graph(model, spec), spec, path)
-        stylizer = Stylizer(spec, run, time.perf_counter() - t0, path if _SUFFIX[name] else None, why)
+        run = backend.build(_graph(model, spec), spec, path)
+        stylizer = Stylizer(spec, run, time.perf_counter() - t0, path if backend.suffix else None, why)
         stylizer.warmup()  # runs the engine at its size: later frames need no more memory than this
     except torch.cuda.OutOfMemoryError:
         raise BackendError(f"out of GPU memory for {width}x{height} frames{f' in batches of {batch}' if batch > 1 else ''} "

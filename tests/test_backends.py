@@ -207,6 +207,6 @@ def test_running_out_of_gpu_memory_while_building_is_one_line(random_model_scale
     def no_memory(*args):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB\nmore lines")
 
-    monkeypatch.setitem(B._BUILDERS, "eager", no_memory)
+    monkeypatch.setitem(B.REGISTRY, "eager", replace(B.REGISTRY["eager"], build=no_memory))
     with pytest.raises(B.BackendError, match=r"^out of GPU memory for 48x40 frames in batches of 2 on eager fp32"):
         B.make_stylizer(random_model_scaled, "eager", 40, 48, batch=2, precision="fp32")
