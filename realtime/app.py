@@ -129,48 +129,70 @@ class LiveApp:
         return f"{self.blend_weight:.2f} {self.bank.current.name} + {1 - self.blend_weight:.2f} {nxt.name}"
 
     def handle(self, key: int | str) -> None:
+        """A key press: the keymap (realtime/keys.py) names the action, on_<action> does it."""
         act = action_for(key)
-        if act is None:
-            return
-        name, arg = act
-        if name in ("select", "next", "prev"):
-            self.last_cycle = time.monotonic()  # a choice by hand restarts the kiosk's cycle timer
-            self._fade_from = None              # ... and is shown at once
-        if name == "select":
-            if self.bank.select(arg):
-                self.blend_weight = None
-        elif name in ("next", "prev"):
-            self.bank.step(1 if name == "next" else -1)
+        if act is not None:
+            getattr(self, f"on_{act[0]}")(act[1])
+
+    # --- key actions (one method per action of realtime.keys.KEYS) -------------------------------------------
+    def _chose_style(self) -> None:
+        self.last_cycle = time.monotonic()  # a choice by hand restarts the kiosk's cycle timer
+        self._fade_from = None              # ... and is shown at once
+        self.blend_weight = None
+
+    def on_select(self, index: int) -> None:
+        self.last_cycle, self._fade_from = time.monotonic(), None  # as _chose_style, also for a style not there
+        if self.bank.select(index):
             self.blend_weight = None
-        elif name == "alpha_up":
-            self.alpha = min(1.0, round(self.alpha + 0.1, 2))
-        elif name == "alpha_down":
-            self.alpha = max(0.0, round(self.alpha - 0.1, 2))
-        elif name == "blend":
-            cycle = [0.5, 0.75, 0.25]  # weight of the current style; again = next weights
-            self.blend_weight = 0.5 if self.blend_weight not in cycle else cycle[(cycle.index(self.blend_weight) + 1) % 3]
-        elif name == "color":
-            self.color = not self.color
-        elif name == "stabilize":
-            self.stabilizer = None if self.stabilizer is not None else self._new_stabilizer()
-        elif name == "snapshot":
-            self.snapshot_pending = True
-        elif name == "record":
-            self.toggle_recording()
-        elif name == "fullscreen":
-            self.display.set_fullscreen(not self.display.fullscreen)
-        elif name == "freeze":
-            self.frozen = None if self.frozen is not None else self._freeze_request()
-        elif name == "help":
-            self.show_help = not self.show_help
-            self.show_hud = self.show_hud or self.show_help
-        elif name == "hud":
-            self.show_hud = not self.show_hud
-        elif name == "rescan":
-            added = self.bank.rescan()
-            log.info("rescan: %d new style(s)", len(added))
-        elif name == "quit":
-            self.running = False
+
+    def on_next(self, _: int = 0) -> None:
+        self.bank.step(1)
+        self._chose_style()
+
+    def on_prev(self, _: int = 0) -> None:
+        self.bank.step(-1)
+        self._chose_style()
+
+    def on_alpha_up(self, _: int = 0) -> None:
+        self.alpha = min(1.0, round(self.alpha + 0.1, 2))
+
+    def on_alpha_down(self, _: int = 0) -> None:
+        self.alpha = max(0.0, round(self.alpha - 0.1, 2))
+
+    def on_blend(self, _: int = 0) -> None:
+        cycle = [0.5, 0.75, 0.25]  # weight of the current style; again = next weights
+        self.blend_weight = 0.5 if self.blend_weight not in cycle else cycle[(cycle.index(self.blend_weight) + 1) % 3]
+
+    def on_color(self, _: int = 0) -> None:
+        self.color = not self.color
+
+    def on_stabilize(self, _: int = 0) -> None:
+        self.stabilizer = None if self.stabilizer is not None else self._new_stabilizer()
+
+    def on_snapshot(self, _: int = 0) -> None:
+        self.snapshot_pending = True
+
+    def on_record(self, _: int = 0) -> None:
+        self.toggle_recording()
+
+    def on_fullscreen(self, _: int = 0) -> None:
+        self.display.set_fullscreen(not self.display.fullscreen)
+
+    def on_freeze(self, _: int = 0) -> None:
+        self.frozen = None if self.frozen is not None else self._freeze_request()
+
+    def on_help(self, _: int = 0) -> None:
+        self.show_help = not self.show_help
+        self.show_hud = self.show_hud or self.show_help
+
+    def on_hud(self, _: int = 0) -> None:
+        self.show_hud = not self.show_hud
+
+    def on_rescan(self, _: int = 0) -> None:
+        log.info("rescan: %d new style(s)", len(self.bank.rescan()))
+
+    def on_quit(self, _: int = 0) -> None:
+        self.running = False
 
     def _freeze_request(self) -> tuple[np.ndarray, np.ndarray] | None:
         frame = self.capture.latest()

@@ -1,45 +1,52 @@
 """The live app's keymap: one table, used for dispatch and for the help overlay."""
 from __future__ import annotations
 
-KEYMAP: dict[str, tuple[str, str]] = {
-    # key: (action, help text)
-    "1-9": ("select", "pick style 1-9"),
-    "n": ("next", "next style"),
-    "p": ("prev", "previous style"),
-    "+": ("alpha_up", "more style (alpha +0.1)"),
-    "-": ("alpha_down", "less style (alpha -0.1)"),
-    "b": ("blend", "blend current and next style (again: change weights)"),
-    "c": ("color", "colour preservation on/off"),
-    "t": ("stabilize", "steady texture (less flicker) on/off"),
-    "s": ("snapshot", "save a PNG snapshot"),
-    "r": ("record", "start/stop recording"),
-    "f": ("fullscreen", "fullscreen on/off"),
-    "space": ("freeze", "freeze: original and stylized side by side"),
-    "h": ("help", "show/hide this help"),
-    "o": ("hud", "show/hide the HUD"),
-    "d": ("rescan", "rescan the style folder for new files"),
-    "q/Esc": ("quit", "quit"),
-}
+from dataclasses import dataclass
 
-_CHARS = {"n": "next", "p": "prev", "+": "alpha_up", "=": "alpha_up", "-": "alpha_down", "_": "alpha_down",
-          "b": "blend", "c": "color", "t": "stabilize", "s": "snapshot", "r": "record", "f": "fullscreen",
-          " ": "freeze", "h": "help", "o": "hud", "d": "rescan", "q": "quit", "\x1b": "quit"}
+@dataclass(frozen=True)
+class Key:
+    label: str   # as the help overlay and --help show it
+    chars: str   # the characters that press it (OpenCV key codes are characters)
+    action: str  # LiveApp runs its method on_<action>
+    help: str
+
+
+KEYS = (
+    Key("1-9", "123456789", "select", "pick style 1-9"),
+    Key("n", "n", "next", "next style"),
+    Key("p", "p", "prev", "previous style"),
+    Key("+", "+=", "alpha_up", "more style (alpha +0.1)"),
+    Key("-", "-_", "alpha_down", "less style (alpha -0.1)"),
+    Key("b", "b", "blend", "blend current and next style (again: change weights)"),
+    Key("c", "c", "color", "colour preservation on/off"),
+    Key("t", "t", "stabilize", "steady texture (less flicker) on/off"),
+    Key("s", "s", "snapshot", "save a PNG snapshot"),
+    Key("r", "r", "record", "start/stop recording"),
+    Key("f", "f", "fullscreen", "fullscreen on/off"),
+    Key("space", " ", "freeze", "freeze: original and stylized side by side"),
+    Key("h", "h", "help", "show/hide this help"),
+    Key("o", "o", "hud", "show/hide the HUD"),
+    Key("d", "d", "rescan", "rescan the style folder for new files"),
+    Key("q/Esc", "q\x1b", "quit", "quit"),
+)
+_BY_CHAR = {c: k for k in KEYS for c in k.chars}
 
 
 def action_for(key: int | str) -> tuple[str, int] | None:
-    """An OpenCV key code (or a character) -> (action, argument); None for keys without a meaning."""
+    """An OpenCV key code (or a character) -> (action, argument: the style's index for 1-9); None for keys
+    without a meaning."""
     if isinstance(key, int):
         if key < 0:
             return None
         key = chr(key & 0xFF)
-    if key.isdigit() and key != "0":
-        return ("select", int(key) - 1)
-    name = _CHARS.get(key)
-    return (name, 0) if name else None
+    k = _BY_CHAR.get(key)
+    if k is None:
+        return None
+    return (k.action, int(key) - 1) if k.action == "select" else (k.action, 0)
 
 
 def help_lines() -> list[str]:
-    return [f"{k:>6}  {text}" for k, (_, text) in KEYMAP.items()]
+    return [f"{k.label:>6}  {k.help}" for k in KEYS]
 
 
 def parse_script(text: str) -> dict[int, list[str]]:
@@ -51,6 +58,6 @@ def parse_script(text: str) -> dict[int, list[str]]:
             raise ValueError(f"--keys wants FRAME:KEY items separated by commas, got {item!r}")
         key = {"space": " ", "esc": "\x1b"}.get(key, key)
         if action_for(key) is None:  # a typo would otherwise do nothing, silently
-            raise ValueError(f"--keys: no key {item.partition(':')[2]!r} (keys: {', '.join(KEYMAP)})")
+            raise ValueError(f"--keys: no key {item.partition(':')[2]!r} (keys: {', '.join(k.label for k in KEYS)})")
         script.setdefault(int(frame), []).append(key)
     return script

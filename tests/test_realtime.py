@@ -409,6 +409,10 @@ def test_key_parsing():
     assert action_for(ord("3")) == ("select", 2)
     assert action_for(27) == ("quit", 0)
     assert action_for(-1) is None and action_for(ord("z")) is None
+    from realtime.app import LiveApp
+    from realtime.keys import KEYS
+
+    assert all(callable(getattr(LiveApp, f"on_{k.action}", None)) for k in KEYS)  # every key does something
     assert parse_script("3:n,3:+,9:space") == {3: ["n", "+"], 9: [" "]}
     assert parse_script("4:esc") == {4: ["\x1b"]}
     with pytest.raises(ValueError):
