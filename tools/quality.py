@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             model = load_candidate(name, a.encoder, a.decoder)
             rows: list[list[np.ndarray]] = []
-            results[name] = curve(model, pairs, a.alpha, judges, a.size, rows)
+            label = f"{a.encoder or name}: {Path(a.decoder).name}" if a.decoder else name
+            results[label] = curve(model, pairs, a.alpha, judges, a.size, rows)
             sheet = [r[:2] for r in rows] if not sheet else sheet
             for i, r in enumerate(rows):
                 sheet[i].append(r[2])  # content | style | one column per model
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             ratios = ", ".join(f"{j} {np.mean(got[j]):.4f} (median {np.median(got[j]):.4f})" for j in a.judges)
             print(f"[{name}] mean over {len(pairs)} pairs at alpha {alpha:g}: style ratio {ratios}; "
                   f"structure {np.mean(got['structure']):.3f}")
-    if len(results) == 2:
+    if results.keys() == {"full", "lite"}:
         full, lite = (np.mean(results[n][a.alpha[0]][first]) for n in ("full", "lite"))
         print(f"lite / full style ratio ({first}): {lite / full:.2f}")
     return 2 if skipped else 0
