@@ -251,7 +251,7 @@ class VideoWriter:
             except Exception as e:
                 self.error = self.error or e
             self.container = None
-        if self.error is None and self.path.stat().st_size < self.payload:
+        if self.error is None and (self.path.stat().st_size if self.path.exists() else 0) < self.payload:
             # FFmpeg drops a write error in its last flush on close (seen with a full disk): the size tells
             self.error = OSError("the file is shorter than what was written to it (disk full?)")
         if self.error is not None and not playable(self.path):
