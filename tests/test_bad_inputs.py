@@ -286,3 +286,10 @@ def test_a_decoder_of_nan_weights_is_refused(tmp_path):
     refused(run(STYLIZE, "--content", CONTENT, "--style", STYLE, "-o", tmp_path / "o.png", "--model", "lite",
                 "--decoder", tmp_path / "nan.safetensors"), "NaN")
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_recording_stopped_before_any_frame_leaves_nothing_and_no_error(tmp_path):
+    from realtime.recorder import LiveRecorder
+
+    rec = LiveRecorder(tmp_path / "r.mp4", 64, 48, start=0.0)
+    assert rec.close() == 0 and not (tmp_path / "r.mp4").exists()
