@@ -219,6 +219,12 @@ class CaptureThread:
             self._damage_told.add(self._pos)
             log.warning("%s: %s", self.source, what)
 
+    def wait_closed(self, timeout: float = STREAM_OPEN_S + STREAM_STALL_S) -> None:
+        """Before the program ends: a thread still held by a stalled stream's read (or open) gives up within the
+        stream timeouts, then releases the capture. Ending the interpreter under it tears OpenCV down beneath a
+        running read and aborts the process ('terminate called without an active exception', exit -6)."""
+        self._thread.join(timeout)
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():

@@ -228,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     frames = app.run()
     damaged = f", {capture.skipped} damaged source frame(s) skipped" if capture.skipped else ""
     log.info("done: %d frames, %d dropped by capture, %d frame errors%s", frames, capture.dropped, app.errors, damaged)
+    capture.wait_closed()  # everything is saved; a read held by a stalled stream must end before the process does
     return 0
 
 
