@@ -138,16 +138,15 @@ def curve(model: AdaINModel, pairs: list[tuple[Path, Path]], alphas: list[float]
           size: int = 512, rows: list[list[np.ndarray]] | None = None) -> dict[float, dict[str, list[float]]]:
     """alpha -> {"structure": per pair, judge name: style ratio per pair}: the trade-off curve, each point
     judged by every loss network (a decoder can learn to please the one it was trained with)."""
-    out: dict[float, dict[str, list[float]]] = {}
-    for alpha in alphas:
-        got = out.setdefault(alpha, {"structure": [], **{j: [] for j in judges}})
-        for c_path, s_path in pairs:
-            c, st = read_short(c_path, size), read_short(s_path, size)
-            result = tensor_to_bgr(model.stylize(bgr_to_tensor(c), [model.encode_style(bgr_to_tensor(st))],
-                                                 alpha=alpha))
-            got["structure"].append(structure(c, result))
+    out = {alpha: {"structure": [], **{j: [] for j in judges}} for alpha in alphas}
+    for c_path, s_path in pairs:  # each pair read and its style encoded once, for every alpha
+        c, st = read_short(c_path, size), read_short(s_path, size)
+        stats = model.encode_style(bgr_to_tensor(st))
+        for alpha in alphas:
+            result = tensor_to_bgr(model.stylize(bgr_to_tensor(c), [stats], alpha=alpha))
+            out[alpha]["structure"].append(structure(c, result))
             for name, judge in judges.items():
-                got[name].append(float(np.mean(style_ratio(judge, *(bgr_to_tensor(x) for x in (result, c, st))))))
+                out[alpha][name].append(float(np.mean(style_ratio(judge, *(bgr_to_tensor(x) for x in (result, c, st))))))
             if rows is not None and alpha == alphas[0]:
                 rows.append([c, st, result])
     return out
