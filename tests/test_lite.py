@@ -10,8 +10,8 @@ import torch
 from conftest import ROOT
 from engines.model import AdaINModel
 from engines.vgg import LITE, VGG16, Decoder, Encoder
-from tools.distill import EncoderDistiller, LiteDecoderTrainer
-from tools.train import TrainConfig
+from engines.distillation import EncoderDistiller, LiteDecoderTrainer
+from engines.training import TrainConfig
 
 DATA = ROOT / "tests" / "data"
 CONTENT, STYLE = str(DATA / "windmill.jpg"), str(DATA / "painting.jpg")
@@ -24,7 +24,7 @@ def config(folders, **kw):
 
 
 def test_lite_needs_at_least_5x_fewer_flops():
-    from tools.bench import conv_gflop
+    from engines.benchmark import conv_gflop
 
     full = conv_gflop(AdaINModel(Encoder(VGG16), Decoder(VGG16)), 256, 256)
     lite = conv_gflop(AdaINModel(Encoder(LITE), Decoder(LITE)), 256, 256)
@@ -140,7 +140,7 @@ def test_shipped_lite_model_end_to_end(tmp_path):
     """`tools/stylize.py --model lite` with the shipped weights: style taken on, the windmill kept."""
     from engines.images import resize_short
     from engines.weights import vgg16_encoder
-    from tools.quality import measure, structure
+    from engines.evaluation import measure, structure
 
     out = tmp_path / "out.png"
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "stylize.py"), "--content", CONTENT, "--style", STYLE,

@@ -7,7 +7,7 @@ import torch
 
 from conftest import ROOT
 from engines.weights import WeightsError
-from tools.train import TrainConfig, Trainer
+from engines.training import TrainConfig, Trainer
 
 
 def config(folders, **kw):
@@ -88,7 +88,7 @@ def test_cli_trains_logs_checkpoints_resumes_and_exports(folders):
 
 
 def test_a_time_budget_stops_checkpointed_and_exported_and_the_same_command_resumes(folders, vgg16_encoder):
-    from tools.train import fit
+    from engines.training import fit
 
     tr = Trainer(config(folders, save_every=1000), encoder=vgg16_encoder)
     exported = []
