@@ -79,8 +79,8 @@ def test_converted_encoder_is_normalised_on_photos(vgg19):
 
 def test_relu4_1_of_vgg19_keeps_the_layout_that_hed_loses(vgg19, vgg16_encoder):
     """The inversion check of tools/encoder_check.py, small: from grey, match relu4_1 of the windmill."""
-    from tools.encoder_check import invert
-    from tools.quality import structure
+    from engines.encoder_diagnostics import invert
+    from engines.evaluation import structure
 
     photo = read_short(ROOT / "tests/data/windmill.jpg", 96)
     photo = photo[: photo.shape[0] // 8 * 8, : photo.shape[1] // 8 * 8]

@@ -5,7 +5,8 @@ from conftest import make_photo
 from engines.adain import adain, mean_std
 from engines.images import bgr_to_tensor
 from engines.losses import adain_losses, layer_scales
-from tools.pixel_reference import compare, main, optimise_pixels
+from engines.pixel_reference import compare, optimise_pixels
+from tools.pixel_reference import main
 
 
 def test_optimisation_starts_at_the_content_and_lowers_the_loss(random_model):

@@ -1,12 +1,5 @@
-"""How far a decoder is from what its own loss allows.
-
-The decoder is trained to minimise AdaIN's loss (content at relu4_1 against the
-AdaIN target + lambda * style statistics at relu1_1..relu4_1) in one forward
-pass. Minimising the same loss directly over the pixels, starting from the
-content photo (Gatys et al.'s procedure with AdaIN's loss), traces the
-style/structure trade-off that loss permits; each marked step is measured with
-`tools/quality.py`'s style ratio and structure, next to the decoder's result on
-the same pair. A decoder far inside that curve needs training, not another loss.
+"""How far a decoder is from what its own loss allows: the same loss minimised over the pixels, measured
+beside the decoder's result on the same pairs (engines/pixel_reference.py says how).
 
 Example (6 pairs, content at 256 px, shipped decoder):
     python tools/pixel_reference.py --content-dir ../shared/data/train/content \\
@@ -21,59 +14,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-from engines.adain import adain, mean_std  # noqa: E402
-from engines.images import ImageError, bgr_to_tensor, read_short, tensor_to_bgr  # noqa: E402
-from engines.losses import adain_losses, layer_scales  # noqa: E402
-from engines.model import AdaINModel, pad_to_multiple  # noqa: E402
+from engines.evaluation import readable_pairs, sample_pairs  # noqa: E402
+from engines.images import ImageError, read_short  # noqa: E402
+from engines.model import AdaINModel  # noqa: E402
 from engines.options import count, image_side  # noqa: E402
-from tools.quality import Quality, measure, readable_pairs, sample_pairs  # noqa: E402
-
-
-def optimise_pixels(
-    model: AdaINModel, content: torch.Tensor, style: torch.Tensor, marks: list[int],
-    style_weight: float = 10.0, lr: float = 0.01,
-) -> dict[int, torch.Tensor]:
-    """Adam on the pixels of `content` (RGB [0, 1], sides a multiple of 8) against AdaIN's loss.
-
-    Returns the image at each step in `marks`. Layer scales come from the pair itself,
-    as the trainer takes them from its first images.
-    """
-    enc = model.encoder
-    with torch.no_grad():
-        s_stats = [mean_std(f) for f in enc.features(style)]
-        target = adain(enc(content), *s_stats[3])
-    scales = layer_scales(enc.features, [content, style])
-    x = content.clone().requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=lr)
-    shots = {}
-    for step in range(max(marks) + 1):
-        if step in marks:
-            shots[step] = x.detach().clone()
-        if step == max(marks):
-            break
-        lc, ls = adain_losses(enc.features(x), target, s_stats, scales)
-        opt.zero_grad(set_to_none=True)
-        (lc + style_weight * ls).backward()
-        opt.step()
-        with torch.no_grad():
-            x.clamp_(0, 1)
-    return shots
-
-
-def compare(model: AdaINModel, c_bgr: np.ndarray, s_bgr: np.ndarray, marks: list[int],
-            style_weight: float = 10.0) -> tuple[Quality, dict[int, Quality]]:
-    """The decoder's result and the pixel-optimised ones on one pair, measured alike."""
-    h, w = c_bgr.shape[:2]
-    c_bgr = c_bgr[: h // 8 * 8, : w // 8 * 8]
-    c, s = bgr_to_tensor(c_bgr), bgr_to_tensor(s_bgr)
-    with torch.no_grad():
-        decoded = tensor_to_bgr(model.stylize(c, [model.encode_style(s)]))
-    judge = model.encoder
-    shots = optimise_pixels(model, c, pad_to_multiple(s)[0], marks, style_weight)
-    return measure(judge, c_bgr, s_bgr, decoded), {k: measure(judge, c_bgr, s_bgr, tensor_to_bgr(v))
-                                                   for k, v in shots.items()}
+from engines.pixel_reference import compare  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         pairs, skipped = readable_pairs(sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed))
         for message in skipped:
             print(f"skipped: {message}", file=sys.stderr)
-        rows: list[tuple[Quality, dict[int, Quality]]] = []
+        rows = []
         for c_path, s_path in pairs:
             c = read_short(c_path, a.size)
             s = read_short(s_path, a.style_size)
