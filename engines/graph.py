@@ -13,12 +13,7 @@ from torch import Tensor, nn
 
 from engines.adain import adain, blend_alpha
 from engines.color import luminance_transfer
-from engines.model import MIN_SIDE, MULTIPLE, AdaINModel
-
-
-def padded_size(h: int, w: int) -> tuple[int, int]:
-    """Sides the graph computes at for an (h, w) frame."""
-    return max(h + (-h % MULTIPLE), MIN_SIDE), max(w + (-w % MULTIPLE), MIN_SIDE)
+from engines.model import AdaINModel, padded_size
 
 
 class FrameGraph(nn.Module):

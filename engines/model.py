@@ -12,13 +12,18 @@ from engines.adain import adain, blend_alpha, interpolate_stats, masked_adain, m
 from engines.vgg import Decoder, Encoder
 
 MULTIPLE = 8  # three 2x pools between input and relu4_1
-MIN_SIDE = 16  # relu4_1 needs 2 pixels a side for its reflection padding
+MIN_SIDE = 16  # 2x2 positions at relu4_1: the least whose features have a spread to normalise (and reflect)
+
+
+def padded_size(h: int, w: int, multiple: int = MULTIPLE) -> tuple[int, int]:
+    """Sides an (h, w) picture is computed at: each a multiple of `multiple`, at least MIN_SIDE."""
+    return max(h + (-h % multiple), MIN_SIDE), max(w + (-w % multiple), MIN_SIDE)
 
 
 def pad_to_multiple(x: Tensor, multiple: int = MULTIPLE) -> tuple[Tensor, tuple[int, int]]:
-    """Reflect-pad bottom/right so both sides divide by `multiple` (and reach MIN_SIDE); returns the original size."""
+    """Reflect-pad bottom/right to `padded_size`; returns the original size."""
     h, w = x.shape[-2:]
-    ph, pw = max(-h % multiple, MIN_SIDE - h), max(-w % multiple, MIN_SIDE - w)
+    ph, pw = (side - orig for side, orig in zip(padded_size(h, w, multiple), (h, w)))
     if ph or pw:
         # reflection needs pad < side; replicate covers images smaller than the pad
         mode = "reflect" if ph < h and pw < w else "replicate"
@@ -35,6 +40,16 @@ class StyleStats:
 
     def to(self, device: torch.device | str) -> "StyleStats":
         return StyleStats(self.mean.to(device), self.std.to(device))
+
+
+def mix_styles(styles: Sequence[StyleStats], weights: Sequence[float] | None = None) -> StyleStats:
+    """One style from several (equal shares by default): AdaIN is affine in (mean, std), so mixing the
+    statistics mixes the styles and nothing is re-encoded. Interpolation, blends and cross-fades all use this."""
+    if len(styles) == 1 and weights is None:
+        return styles[0]
+    w = weights if weights is not None else [1.0 / len(styles)] * len(styles)
+    m, s = interpolate_stats(torch.stack([x.mean for x in styles]), torch.stack([x.std for x in styles]), w)
+    return StyleStats(m, s)
 
 
 class AdaINModel(nn.Module):
@@ -85,13 +100,11 @@ class AdaINModel(nn.Module):
             m = F.interpolate(masks[None, :1].float(), size=out.shape[-2:], mode="bilinear", align_corners=False)
             m = m.clamp(0, 1).to(out)
             return out * m + content.to(out) * (1 - m)
-        means = torch.stack([s.mean.to(self.device) for s in styles])
-        stds = torch.stack([s.std.to(self.device) for s in styles])
+        styles = [s.to(self.device) for s in styles]
         if masks is None:
-            if weights is None:
-                weights = [1.0 / len(styles)] * len(styles)
-            m, s = interpolate_stats(means, stds, weights)
-            return self(content, m, s, alpha)
+            mixed = mix_styles(styles, weights)
+            return self(content, mixed.mean, mixed.std, alpha)
+        means, stds = torch.stack([s.mean for s in styles]), torch.stack([s.std for s in styles])
         x, (h, w) = pad_to_multiple(content)
         f = self.encoder(x)
         padded = F.pad(masks[None].float(), (0, x.shape[-1] - w, 0, x.shape[-2] - h), mode="replicate")[0]

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import torch
 
+from engines.adain import check_weights
 from engines.backends import BACKENDS, PRECISIONS
-from engines.model import AdaINModel
+from engines.model import MIN_SIDE, AdaINModel
 from engines.models import GPU_DEFAULT, MODELS as REGISTRY, cli_models, cpu_default, resolve
 from engines.weights import WeightsError
 
-MIN_SIDE = 16  # 2x2 positions at relu4_1 (three poolings): the least whose features have a spread to normalise
 
 
 def _checked(text: str, parse: Callable[[str], float], ok: Callable[[float], bool], needs: str) -> float:
@@ -71,6 +71,32 @@ def frame_size(text: str) -> tuple[int, int]:
     if not (w.isdigit() and h.isdigit()) or int(w) < MIN_SIDE or int(h) < MIN_SIDE:
         raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, each at least {MIN_SIDE}, got {text!r}")
     return int(w), int(h)
+
+
+def check_alpha(alpha: float) -> float:
+    """The content-style trade-off is a mix of two feature maps: outside [0, 1] it extrapolates into noise."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"--alpha must be between 0 and 1, got {alpha:g}")
+    return alpha
+
+
+def style_weights(text: str | None, styles: int) -> list[float] | None:
+    """--weights as given ('0.7,0.3'): one per style, non-negative, summing to 1; a ValueError says what is wrong."""
+    if text is None:
+        return None
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--weights must be numbers separated by commas, got {text!r}") from None
+    return check_weights(values, styles)
+
+
+def numbers(text: str) -> list[float]:
+    """An argparse type: comma-separated numbers."""
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
 
 
 def listed(check: Callable[[str], object]) -> Callable[[str], list[str]]:
@@ -154,7 +180,8 @@ MODELS = cli_models()
 def add_model_args(p: argparse.ArgumentParser, offline: bool = False) -> None:
     """offline: a tool whose result is kept (an image, a video file) puts quality first, so auto takes the full
     model on a CPU too; the live app keeps the model that runs in real time there."""
-    models = "; ".join(f"{m.name}: {m.description}" for m in REGISTRY.values() if not m.files_only)
+    models = "; ".join(f"{m.name}: {m.description} (card: {m.card.relative_to(m.card.parents[2])})"
+                       for m in REGISTRY.values() if not m.files_only)
     auto = (f"{GPU_DEFAULT} (offline work: quality first, even without a GPU; {cpu_default()} is faster)" if offline
             else f"{cpu_default()} without a CUDA GPU, {GPU_DEFAULT} with one")
     p.add_argument("--model", default="auto", choices=MODELS, help=f"{models}; auto (default): {auto}")

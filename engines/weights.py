@@ -16,6 +16,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -248,11 +249,24 @@ def _imagenet_vgg19() -> Encoder:
     return imagenet_vgg19_encoder()
 
 
-# Fixed encoders by name: the loss networks that train and judge decoders, and the encoders that run them;
-# a decoder mirrors its encoder's layout
-ENCODERS: dict[str, Callable[[], Encoder]] = {"vgg16-hed": lambda: vgg16_encoder(), "vgg19": _imagenet_vgg19,
-                                              "lite": lambda: lite_encoder()}
-ENCODER_LAYOUTS: dict[str, VGGLayout] = {"vgg16-hed": VGG16, "vgg19": VGG19, "lite": LITE}
+@dataclass(frozen=True)
+class EncoderSpec:
+    """A fixed encoder by name; a decoder mirrors its encoder's layout."""
+
+    name: str
+    layout: VGGLayout
+    load: Callable[[], Encoder]
+    loss_network: bool  # decoders are trained against it and results judged by it (the lite one only runs)
+
+
+ENCODER_SPECS: dict[str, EncoderSpec] = {e.name: e for e in (
+    EncoderSpec("vgg16-hed", VGG16, lambda: vgg16_encoder(), loss_network=True),
+    EncoderSpec("vgg19", VGG19, _imagenet_vgg19, loss_network=True),
+    EncoderSpec("lite", LITE, lambda: lite_encoder(), loss_network=False),
+)}
+ENCODERS: dict[str, Callable[[], Encoder]] = {n: e.load for n, e in ENCODER_SPECS.items()}
+ENCODER_LAYOUTS: dict[str, VGGLayout] = {n: e.layout for n, e in ENCODER_SPECS.items()}
+LOSS_NETWORKS = tuple(n for n, e in ENCODER_SPECS.items() if e.loss_network)
 
 
 def encoder_by_name(name: str) -> Encoder:

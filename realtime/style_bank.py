@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from engines.backends import BackendError, check_style_memory
 from engines.images import ImageError, bgr_to_tensor, list_images, read_short
-from engines.model import AdaINModel, StyleStats
+from engines.model import AdaINModel, StyleStats, mix_styles
 from engines.weights import cache_dir, save_to_cache, weights_fingerprint
 
 log = logging.getLogger("realtime")
@@ -122,5 +122,5 @@ class StyleBank:
     def blend(self, weight: float) -> StyleStats:
         """Current style mixed with the next: weight * current + (1 - weight) * next."""
         a, b = self.current.stats, self.styles[(self.index + 1) % len(self.styles)].stats
-        return StyleStats(weight * a.mean + (1 - weight) * b.mean, weight * a.std + (1 - weight) * b.std)
+        return mix_styles([a, b], [weight, 1.0 - weight])
 
