@@ -25,7 +25,7 @@ def test_end_to_end_with_shipped_full_weights(tmp_path):
     assert min(img.shape[:2]) == 128
     assert img.shape[0] / img.shape[1] == pytest.approx(content.shape[0] / content.shape[1], abs=0.02)
     from engines.weights import vgg16_encoder
-    from tools.quality import measure, structure
+    from engines.evaluation import measure, structure
     from engines.images import resize_short
 
     small = resize_short(content, 128)

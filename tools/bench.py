@@ -15,242 +15,44 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import platform
-import resource
 import shlex
-import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from fractions import Fraction
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
-from engines.backends import (  # noqa: E402
-    BACKENDS, PRECISIONS, BackendError, available_backends, choose_backend, cpu_has_bf16, make_stylizer,
-)
-from engines.graph import padded_size  # noqa: E402
-from engines.model import AdaINModel, StyleStats  # noqa: E402
+from engines.backends import BACKENDS, PRECISIONS, BackendError, available_backends, choose_backend  # noqa: E402
+from engines.benchmark import SIZES, bench_size, machine, median_rounds, table, versions  # noqa: E402
+from engines.model import AdaINModel  # noqa: E402
 from engines.options import (  # noqa: E402
-    MIN_SIDE, MODELS, check_folder_of, count, device, listed, load_model, model_choice, one_of, positive,
-    resolve_device, whole,
+    MODELS, check_folder_of, count, device, listed, load_model, model_choice, one_of, positive, resolve_device, whole,
 )
 from engines.weights import WeightsError  # noqa: E402
+from realtime.live_benchmark import WRITER_SUFFIX, bench, time_writer, writer_table  # noqa: E402
 
-SIZES = {"256": (256, 256), "512": (512, 512), "480p": (480, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
-
-
-def frame_size(name: str) -> tuple[int, int]:
-    """(height, width) of a named size, or of an N x N square."""
-    if name in SIZES:
-        return SIZES[name]
-    if name.isdigit() and int(name) >= MIN_SIDE:
-        return int(name), int(name)
-    raise argparse.ArgumentTypeError(f"needs {', '.join(SIZES)} or a side of at least {MIN_SIDE} pixels, got {name!r}")
+STYLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "painting.jpg"
 
 
-@dataclass
-class Result:
-    model: str
-    backend: str
-    size: str
-    model_fps: float
-    p50_ms: float
-    p99_ms: float
-    e2e_fps: float | None
-    overhead_pct: float | None
-    peak_mem_mb: float
-    gflop_per_frame: float
-    gflops: float
-    build_s: float
-
-
-def conv_gflop(model: AdaINModel, height: int, width: int) -> float:
-    """Multiply-adds x 2 of every conv for one frame (content path; the style is precomputed)."""
-    total = 0
-
-    def hook(m: nn.Conv2d, inp, out) -> None:
-        nonlocal total
-        k = m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
-        total += 2 * k * out.numel() // out.shape[0]
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    h, w = padded_size(height, width)
-    with torch.no_grad():
-        model.decoder(model.encoder(torch.zeros(1, 3, h, w)))
-    for hd in handles:
-        hd.remove()
-    return total / 1e9
-
-
-def reset_peak_rss() -> None:
-    """Linux resets the process's peak resident size (VmHWM) when 5 is written to clear_refs, so each row
-    reports its own peak rather than the largest of the sweep so far."""
+def size_name(text: str) -> str:
+    """An argparse item check: a size bench_size knows."""
     try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
+        bench_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
-def peak_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere: the peak since start
-
-
-def time_model(stylizer, style: StyleStats, frames: np.ndarray, seconds: float, min_runs: int) -> list[float]:
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_runs or (time.perf_counter() - start < seconds and len(times) < 1000):
-        t0 = time.perf_counter()
-        stylizer(frames, style)
-        if stylizer.spec.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, width: int, frames: int,
-                    camera_fps: float, stabilize: bool = False) -> float:
-    """Frames per second of the real live loop on a real video file read like a camera at `camera_fps`."""
-    from realtime.app import AppConfig, LiveApp
-    from realtime.capture import CaptureThread
-    from realtime.display import Display
-    from realtime.style_bank import StyleBank
-    from tests.media import make_video
-
-    with tempfile.TemporaryDirectory() as tmp:
-        src = make_video(Path(tmp) / "src.mp4", frames=frames + 10, width=width, height=height)
-        capture = CaptureThread(str(src), loop=True, pace=True, fps=camera_fps)
-        bank = StyleBank(model, [style_path])
-        cfg = AppConfig(display=False, max_frames=frames, record=Path(tmp) / "rec.mp4", stabilize=stabilize)
-        app = LiveApp(cfg, capture, stylizer, bank, Display(enabled=False))
-        app.toggle_recording()
-        t0 = time.perf_counter()
-        n = app.run()
-        return n / (time.perf_counter() - t0)
-
-
-def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, precision: str, seconds: float, min_runs: int,
-          e2e_frames: int, style_path: Path, stabilize: bool = False) -> Result:
-    h, w = frame_size(size)
-    reset_peak_rss()
-    t0 = time.perf_counter()
-    stylizer = make_stylizer(model, backend, h, w, device=device, precision=precision)
-    build = time.perf_counter() - t0
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-    c = model.encoder.channels[-1]
-    style = StyleStats(torch.randn(c).abs() * 3, torch.rand(c) * 3 + 0.5)
-    frames = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    times = time_model(stylizer, style, frames, seconds, min_runs)
-    p50 = statistics.median(times)
-    p99 = float(np.percentile(times, 99))
-    # the camera delivers twice as fast as the model: a new frame is always waiting, as with a real camera
-    e2e = (time_end_to_end(stylizer, model, style_path, h, w, e2e_frames, 2.0 / p50, stabilize)
-           if e2e_frames else None)
-    mem = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else peak_rss_mb()
-    gflop = conv_gflop(model.cpu(), h, w)
-    model.to(device)
-    overhead = (1.0 / e2e - p50) / (1.0 / e2e) * 100 if e2e else None
-    return Result(name, f"{backend} {stylizer.spec.precision}", size, 1.0 / p50, p50 * 1e3, p99 * 1e3, e2e, overhead, mem, gflop, gflop / p50, build)
-
-
-WRITER_SUFFIX = {"h264": ".mp4", "vp8": ".webm", "mpeg4": ".mp4", "gif": ".gif"}
-
-
-@dataclass
-class WriterResult:
-    codec: str
-    size: str
-    ms_per_frame: float
-    kb_per_frame: float
-
-
-def time_writer(codec: str, size: str, frames: int, style_path: Path) -> WriterResult:
-    """The file writer alone (its thread, encoder and muxer, flushed and closed) on a pan across a painting:
-    what a stylized video looks like to an encoder, unlike random pixels."""
-    import cv2
-
-    from realtime.recorder import VideoWriter
-
-    h, w = frame_size(size)
-    painting = cv2.resize(cv2.imread(str(style_path)), (w + 4 * frames, h), interpolation=cv2.INTER_AREA)
-    pan = [np.ascontiguousarray(painting[:, 4 * i : 4 * i + w]) for i in range(frames)]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"bench{WRITER_SUFFIX[codec]}"
-        t0 = time.perf_counter()
-        writer = VideoWriter(path, w, h, time_base=Fraction(1, 30), rate=30, codec=codec)
-        for i, frame in enumerate(pan):
-            writer.write(frame, i)
-        writer.close()
-        seconds = time.perf_counter() - t0
-        return WriterResult(codec, size, seconds / frames * 1e3, path.stat().st_size / frames / 1024)
-
-
-def writer_table(results: list[WriterResult]) -> str:
-    rows = ["| writer | size | ms/frame | fps | KiB/frame |", "|---|---|---|---|---|"]
-    rows += [f"| {r.codec} | {r.size} | {r.ms_per_frame:.1f} | {1e3 / r.ms_per_frame:.1f} | {r.kb_per_frame:.1f} |"
-             for r in results]
-    return "\n".join(rows)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    # the vector unit decides the CPU numbers (and auto's choice): 3x apart between AVX2 and AVX-512 bf16 here
-    cpu += f" ({torch.backends.cpu.get_cpu_capability()}{', native bf16' if cpu_has_bf16() else ''})"
-    if torch.cuda.is_available():
-        cpu += f", GPU {torch.cuda.get_device_name(0)}"
-    import os
-
-    return f"{cpu}, {os.cpu_count()} logical CPUs, torch threads {torch.get_num_threads()}"
-
-
-def versions() -> str:
-    parts = [f"Python {platform.python_version()}", f"torch {torch.__version__}"]
-    for lib in ("onnxruntime", "cv2", "av", "torch_tensorrt"):
-        try:
-            parts.append(f"{lib} {__import__(lib).__version__}")
-        except ImportError:
-            pass
-    return ", ".join(parts)
-
-
-def table(results: list[Result]) -> str:
-    rows = ["| model | backend | size | model fps | p50 ms | p99 ms | end-to-end fps | overhead | peak mem MB | GFLOP/frame | GFLOP/s | build s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        e2e = f"{r.e2e_fps:.2f}" if r.e2e_fps else "-"
-        ov = f"{r.overhead_pct:.1f}%" if r.overhead_pct is not None else "-"
-        rows.append(f"| {r.model} | {r.backend} | {r.size} | {r.model_fps:.2f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {e2e} | {ov} | "
-                    f"{r.peak_mem_mb:.0f} | {r.gflop_per_frame:.1f} | {r.gflops:.0f} | {r.build_s:.1f} |")
-    return "\n".join(rows)
-
-
-@torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Benchmark stylization backends side by side (model-only and end-to-end).",
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--backends", default=["all"], type=listed(one_of(("all",) + BACKENDS)),
                    help="comma list, or 'all' available here (default)")
-    p.add_argument("--sizes", default=["256", "512"], type=listed(frame_size),
-                   help="comma list of 256, 512, 480p (640x480), 720p, 1080p or N (default 256,512)")
+    p.add_argument("--sizes", default=["256", "512"], type=listed(size_name),
+                   help=f"comma list of {', '.join(SIZES)} or N (480p is 640x480; default 256,512)")
     p.add_argument("--model", default=["auto"], type=listed(one_of(MODELS)),
                    help="comma list of full, lite, or auto (lite without a CUDA GPU, full with one; default)")
     p.add_argument("--device", type=device, default="auto", help="auto, cpu or cuda[:N]")
@@ -269,72 +71,72 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--append", type=Path, help="append the table to this Markdown file (e.g. BENCHMARKS.md)")
     p.add_argument("--note", default="", help="a line of context stored with the appended table")
-    a = p.parse_args(argv)
-    try:
-        check_folder_of(a.append, "benchmark table")
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    style_path = Path(__file__).resolve().parents[1] / "tests" / "data" / "painting.jpg"
-    if a.writers:
-        return bench_writers(a, argv, style_path)
-    dev = resolve_device(a.device)
-    backends = available_backends(dev) if "all" in a.backends else a.backends
-    combos = []
+    return p
+
+
+def combos(backends: list[str], precisions: list[str], dev: str) -> list[tuple[str, str]]:
+    """(backend, precision) pairs that run here; a backend none of whose precisions can run is a BackendError."""
+    found = []
     for b in backends:
         refusals = []
-        for prec in a.precisions:
+        for prec in precisions:
             try:
-                combos.append((b, choose_backend(b, dev, prec)[1]))
+                found.append((b, choose_backend(b, dev, prec)[1]))
             except BackendError as e:
                 refusals.append(str(e))  # e.g. bf16 is eager-only: other precisions may still run
-        if len(refusals) == len(a.precisions):  # nothing asked for can run on this backend here
-            print(f"error: {refusals[0]}", file=sys.stderr)
-            return 2
-    combos = list(dict.fromkeys(combos))
-    models = {}
-    for m in a.model:
+        if len(refusals) == len(precisions):
+            raise BackendError(refusals[0])
+    return list(dict.fromkeys(found))
+
+
+def models(names: list[str], dev: str) -> dict[str, AdaINModel]:
+    found = {}
+    for m in names:
         ns = argparse.Namespace(model=m, model_weights="default", vgg=None, decoder=None)
-        name = model_choice(ns, dev)[0]
-        try:
-            models[name] = load_model(ns, dev)[0]
-        except WeightsError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    runs: dict[tuple[str, str], list[Result]] = {}
+        found[model_choice(ns, dev)[0]] = load_model(ns, dev)[0]
+    return found
+
+
+def sweep(a: argparse.Namespace, dev: str) -> str:
+    """Every model x (backend, precision) x size, rounds interleaved; the table of median rounds."""
+    pairs, loaded = combos(available_backends(dev) if "all" in a.backends else a.backends, a.precisions, dev), \
+        models(a.model, dev)
+    runs: dict[tuple, list] = {}
+    for _ in range(a.rounds):
+        for size in a.sizes:
+            for (name, model), (b, prec) in itertools.product(loaded.items(), pairs):
+                r = bench(model, name, b, size, dev, prec, a.seconds, a.min_runs, a.e2e_frames, STYLE, a.stabilize)
+                runs.setdefault((name, b, prec, size), []).append(r)
+                print(f"{name:8s} {b:12s} {size:6s} {r.model_fps:8.2f} fps model  "
+                      f"{(r.e2e_fps or 0):8.2f} fps end-to-end", file=sys.stderr)
+    results = median_rounds(runs, lambda r: r.model_fps)
+    print(json.dumps([asdict(r) for r in results], indent=2) if a.json else table(results))
+    return table(results)
+
+
+@torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
     try:
-        for _ in range(a.rounds):
-            for size in a.sizes:
-                for (name, model), (b, prec) in itertools.product(models.items(), combos):
-                    r = bench(model, name, b, size, dev, prec, a.seconds, a.min_runs, a.e2e_frames, style_path,
-                              a.stabilize)
-                    runs.setdefault((name, b, prec, size), []).append(r)
-                    print(f"{name:8s} {b:12s} {size:6s} {r.model_fps:8.2f} fps model  "
-                          f"{(r.e2e_fps or 0):8.2f} fps end-to-end", file=sys.stderr)
-    except BackendError as e:
+        check_folder_of(a.append, "benchmark table")
+        if a.writers:
+            return bench_writers(a, argv)
+        dev = resolve_device(a.device)
+        text = sweep(a, dev)
+    except (ValueError, BackendError, WeightsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    results = median_rounds(runs, lambda r: r.model_fps)
-    if a.json:
-        print(json.dumps([asdict(r) for r in results], indent=2))
-    else:
-        print(table(results))
     if a.append:
-        append(a, argv, dev, table(results))
+        append(a, argv, dev, text)
     return 0
 
 
-def median_rounds(runs: dict, key: Callable) -> list:
-    """Of each configuration's rounds, the median one by `key` (a whole row, so its columns agree)."""
-    return [sorted(rs, key=key)[len(rs) // 2] for rs in runs.values()]
-
-
-def bench_writers(a: argparse.Namespace, argv: list[str] | None, style_path: Path) -> int:
+def bench_writers(a: argparse.Namespace, argv: list[str] | None) -> int:
     """--writers: each codec at each size, rounds interleaved, the median round by time kept."""
-    runs: dict[tuple[str, str], list[WriterResult]] = {}
+    runs: dict[tuple[str, str], list] = {}
     for _ in range(a.rounds):
         for size, codec in itertools.product(a.sizes, a.writers):
-            r = time_writer(codec, size, max(a.e2e_frames, 1), style_path)
+            r = time_writer(codec, size, max(a.e2e_frames, 1), STYLE)
             runs.setdefault((codec, size), []).append(r)
             print(f"{codec:6s} {size:6s} {r.ms_per_frame:8.1f} ms/frame", file=sys.stderr)
     results = median_rounds(runs, lambda r: r.ms_per_frame)

@@ -42,57 +42,23 @@ def tree_bytes() -> int:
     return sum((ROOT / n.decode()).stat().st_size for n in names if n and (ROOT / n.decode()).is_file())
 
 
-def carry_cache(encoders: list[str]) -> None:
-    """The converted encoders, fp16 (they load into fp32 modules), where engines.weights looks for its cache."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    from engines.weights import HED_CONVS, cache_dir, encoder_by_name
-
-    cache = CARRY / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    for name in encoders:
-        encoder_by_name(name)  # converted once here, from the installed wheel
-    for f in cache_dir().glob("*.safetensors"):
-        if f.name.startswith("vgg19_imagenet_") and "vgg19" in encoders:
-            save_file({k: v.half() for k, v in load_file(str(f)).items()}, str(cache / f.name))
-        if f.name.startswith("vgg16_hed_") and "vgg16-hed" in encoders:  # only the convs up to relu4_1
-            keep = [f"{n}.{p}" for n in list(HED_CONVS)[:8] for p in ("weight", "bias")]
-            t = load_file(str(f))
-            save_file({k: t[k].to(torch.float16) for k in keep}, str(cache / f.name))
-
-
 def prepare_train(a: argparse.Namespace) -> None:
-    import cv2
-
-    from engines.data_split import select
-    from engines.images import list_images, read_short
+    from engines.gpu_carry import carry_cache, pack_images
 
     shutil.rmtree(CARRY, ignore_errors=True)
-    carry_cache(["vgg19"])
+    carry_cache(CARRY, ["vgg19"])
     if a.init:
         shutil.copy(a.init, CARRY / "init.safetensors")
     left = BUDGET - tree_bytes() - sum(f.stat().st_size for f in CARRY.rglob("*") if f.is_file())
-    for quality in (90, 85, 80, 75, 70):  # the training images, as good as fits
-        used = 0
-        for kind, folder in (("content", a.content), ("style", a.style)):
-            dest = CARRY / "data" / kind
-            shutil.rmtree(dest, ignore_errors=True)
-            dest.mkdir(parents=True)
-            for p in select(list_images(folder), kind, "train"):
-                ok, buf = cv2.imencode(".jpg", read_short(p, 512), [cv2.IMWRITE_JPEG_QUALITY, quality])
-                (dest / (p.stem + ".jpg")).write_bytes(buf.tobytes())
-                used += buf.size
-        if used <= left:
-            break
-    else:
-        raise SystemExit(f"error: the training images do not fit in {left >> 20} MiB even at JPEG quality 70")
+    quality, used = pack_images(CARRY / "data", {"content": a.content, "style": a.style}, left)
     print(f"prepared {CARRY}: images at JPEG quality {quality}, {used >> 20} MiB; carry [\".gpu\"] in the run")
 
 
 def prepare_check(a: argparse.Namespace) -> None:
+    from engines.gpu_carry import carry_cache
+
     shutil.rmtree(CARRY, ignore_errors=True)
-    carry_cache(["vgg16-hed"])
+    carry_cache(CARRY, ["vgg16-hed"])
     wheels = CARRY / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
                     "--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
@@ -184,7 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="there: the CUDA tests and the GPU benchmark rows into $OUT")
     a = p.parse_args(argv)
     if a.command == "prepare":
-        (prepare_train if a.what == "train" else prepare_check)(a)
+        from engines.images import ImageError
+        from engines.weights import WeightsError
+
+        try:
+            (prepare_train if a.what == "train" else prepare_check)(a)
+        except (ImageError, WeightsError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         return 0
     return train(a) if a.command == "train" else check(a)
 

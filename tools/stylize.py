@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -20,88 +19,22 @@ if __name__ == "__main__":  # before the heavy imports: Ctrl-C while torch loads
 
     quit_quietly_on_signals()
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engines.adain import check_weights  # noqa: E402
 from engines.backends import BackendError, check_memory, check_style_memory  # noqa: E402
-from engines.color import METHODS, coral, luminance_transfer  # noqa: E402
+from engines.color import METHODS  # noqa: E402
+from engines.contact_sheet import contact_sheet  # noqa: E402
 from engines.images import (  # noqa: E402
-    ImageError, bgr_to_tensor, check_writable_image, list_images, read_bgr, read_short, resize_short, short_side_shape,
-    tensor_to_bgr, write_bgr,
+    ImageError, check_writable_image, list_images, read_bgr, read_short, resize_short, short_side_shape, write_bgr,
 )
-from engines.model import AdaINModel  # noqa: E402
-from engines.options import add_model_args, image_side, load_model  # noqa: E402
+from engines.options import add_model_args, check_alpha, image_side, load_model, style_weights  # noqa: E402
 from engines.output_paths import OutputPathError, check_outputs  # noqa: E402
+from engines.still_images import output_names, stylize_one  # noqa: E402
 from engines.weights import WeightsError  # noqa: E402
 
 
 class UsageError(ValueError):
     """Arguments that parse but do not fit together."""
-
-
-def parse_weights(text: str | None, count: int) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        values = [float(x) for x in text.split(",")]
-    except ValueError:
-        raise UsageError(f"--weights must be numbers separated by commas, got {text!r}") from None
-    return check_weights(values, count)
-
-
-def read_mask(path: str, size: tuple[int, int]) -> torch.Tensor:
-    """Grey image -> (H, W) weights in [0, 1] at the content's size."""
-    m = cv2.cvtColor(read_bgr(path), cv2.COLOR_BGR2GRAY)
-    m = cv2.resize(m, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-    return torch.from_numpy(m).float() / 255.0
-
-
-def stylize_one(
-    model: AdaINModel,
-    content_bgr: np.ndarray,
-    styles_bgr: list[np.ndarray],
-    weights: list[float] | None,
-    alpha: float,
-    preserve_color: str | None,
-    mask_paths: list[str] | None,
-) -> np.ndarray:
-    content = bgr_to_tensor(content_bgr)
-    style_ts = [bgr_to_tensor(s) for s in styles_bgr]
-    if preserve_color == "coral":
-        style_ts = [coral(s, content) for s in style_ts]
-    stats = [model.encode_style(s) for s in style_ts]
-    masks = None
-    if mask_paths:
-        masks = torch.stack([read_mask(p, content_bgr.shape[:2]) for p in mask_paths])
-    out = model.stylize(content, stats, weights=weights, alpha=alpha, masks=masks)
-    if preserve_color == "luminance":
-        out = luminance_transfer(out, content)
-    return tensor_to_bgr(out)
-
-
-def contact_sheet(rows: list[list[np.ndarray]], height: int = 256, gap: int = 4) -> np.ndarray:
-    """Rows of images (content | style | result) on a white background, each scaled to `height` but no wider
-    than three times that (a panorama is shrunk to fit: scaled to the height alone, a 2x400 banner made the
-    sheet 87,000 pixels wide)."""
-    def fit(im: np.ndarray) -> np.ndarray:
-        s = min(height / im.shape[0], 3 * height / im.shape[1])
-        size = (max(1, round(im.shape[1] * s)), max(1, round(im.shape[0] * s)))
-        return cv2.resize(im, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-
-    scaled = [[fit(im) for im in row] for row in rows]
-    widths = [sum(im.shape[1] for im in row) + gap * (len(row) + 1) for row in scaled]
-    sheet = np.full((len(rows) * (height + gap) + gap, max(widths), 3), 255, np.uint8)
-    y = gap
-    for row in scaled:
-        x = gap
-        for im in row:
-            top = y + (height - im.shape[0]) // 2
-            sheet[top : top + im.shape[0], x : x + im.shape[1]] = im
-            x += im.shape[1] + gap
-        y += height + gap
-    return sheet
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,11 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
-    """(written, skipped): in a folder, an unreadable image is reported and skipped, not the end of the batch."""
-    if not 0.0 <= a.alpha <= 1.0:
-        raise UsageError(f"--alpha must be between 0 and 1, got {a.alpha}")
-    weights = parse_weights(a.weights, len(a.style))
+def plan(a: argparse.Namespace) -> tuple[list[Path], list[Path], list[float] | None]:
+    """(contents, outputs, weights), every argument checked and every output place tried before any work."""
+    check_alpha(a.alpha)
+    weights = style_weights(a.weights, len(a.style))
     if a.mask and len(a.mask) != len(a.style):
         raise UsageError(f"got {len(a.mask)} masks for {len(a.style)} styles; give one --mask per --style")
     if a.mask and a.weights:
@@ -145,9 +77,7 @@ def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
         out_dir = Path(a.output)
         if out_dir.exists() and not out_dir.is_dir():
             raise ImageError(f"--output {out_dir} is a file; a folder of contents needs an output folder")
-        stems = Counter(c.stem for c in contents)  # photo.jpg and photo.png must not both become photo.png
-        outputs = [out_dir / (f"{c.stem}_{c.suffix[1:]}.png" if stems[c.stem] > 1 else f"{c.stem}.png")
-                   for c in contents]
+        outputs = output_names(contents, out_dir)
     else:
         contents, outputs = [content_path], [Path(a.output)]
         check_writable_image(outputs[0])
@@ -155,6 +85,12 @@ def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
         check_writable_image(a.contact_sheet)
     check_outputs([*outputs, *([Path(a.contact_sheet)] if a.contact_sheet else [])],
                   [*contents, *a.style, *(a.mask or [])])
+    return contents, outputs, weights
+
+
+def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
+    """(written, skipped): in a folder, an unreadable image is reported and skipped, not the end of the batch."""
+    contents, outputs, weights = plan(a)
     styles = [read_short(s, a.style_size) for s in a.style]  # all first: fail before work
     model, _ = load_model(a, "cpu")
     for s in styles:

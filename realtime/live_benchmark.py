@@ -1,0 +1,94 @@
+"""Benchmarks of the live loop as users run it: the model inside the real app (capture thread on a real video
+file, resize, stylize, HUD, recorder thread), and the video file writers alone."""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from engines.backends import make_stylizer
+from engines.benchmark import Result, bench_size, conv_gflop, model_only, peak_rss_mb, reset_peak_rss, summarise
+from engines.model import AdaINModel
+from realtime.app import AppConfig, LiveApp
+from realtime.capture import CaptureThread
+from realtime.display import Display
+from realtime.pattern_clip import make_video
+from realtime.recorder import VideoWriter
+from realtime.style_bank import StyleBank
+
+
+def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, width: int, frames: int,
+                    camera_fps: float, stabilize: bool = False) -> float:
+    """Frames per second of the real live loop on a real video file read like a camera at `camera_fps`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = make_video(Path(tmp) / "src.mp4", frames=frames + 10, width=width, height=height)
+        capture = CaptureThread(str(src), loop=True, pace=True, fps=camera_fps)
+        bank = StyleBank(model, [style_path])
+        cfg = AppConfig(display=False, max_frames=frames, record=Path(tmp) / "rec.mp4", stabilize=stabilize)
+        app = LiveApp(cfg, capture, stylizer, bank, Display(enabled=False))
+        app.toggle_recording()
+        t0 = time.perf_counter()
+        n = app.run()
+        return n / (time.perf_counter() - t0)
+
+
+def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, precision: str, seconds: float,
+          min_runs: int, e2e_frames: int, style_path: Path, stabilize: bool = False) -> Result:
+    """One row: the engine built, timed alone, then (e2e_frames > 0) inside the live loop."""
+    w, h = bench_size(size)
+    reset_peak_rss()
+    t0 = time.perf_counter()
+    stylizer = make_stylizer(model, backend, h, w, device=device, precision=precision)
+    build = time.perf_counter() - t0
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    times = model_only(stylizer, model, size, seconds, min_runs)
+    # the camera delivers twice as fast as the model: a new frame is always waiting, as with a real camera
+    p50 = statistics.median(times)
+    e2e = time_end_to_end(stylizer, model, style_path, h, w, e2e_frames, 2.0 / p50, stabilize) if e2e_frames else None
+    mem = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else peak_rss_mb()
+    gflop = conv_gflop(model.cpu(), h, w)
+    model.to(device)
+    return summarise(name, f"{backend} {stylizer.spec.precision}", size, times, e2e, mem, gflop, build)
+
+
+WRITER_SUFFIX = {"h264": ".mp4", "vp8": ".webm", "mpeg4": ".mp4", "gif": ".gif"}
+
+
+@dataclass
+class WriterResult:
+    codec: str
+    size: str
+    ms_per_frame: float
+    kb_per_frame: float
+
+
+def time_writer(codec: str, size: str, frames: int, style_path: Path) -> WriterResult:
+    """The file writer alone (its thread, encoder and muxer, flushed and closed) on a pan across a painting:
+    what a stylized video looks like to an encoder, unlike random pixels."""
+    w, h = bench_size(size)
+    painting = cv2.resize(cv2.imread(str(style_path)), (w + 4 * frames, h), interpolation=cv2.INTER_AREA)
+    pan = [np.ascontiguousarray(painting[:, 4 * i : 4 * i + w]) for i in range(frames)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"bench{WRITER_SUFFIX[codec]}"
+        t0 = time.perf_counter()
+        writer = VideoWriter(path, w, h, time_base=Fraction(1, 30), rate=30, codec=codec)
+        for i, frame in enumerate(pan):
+            writer.write(frame, i)
+        writer.close()
+        seconds = time.perf_counter() - t0
+        return WriterResult(codec, size, seconds / frames * 1e3, path.stat().st_size / frames / 1024)
+
+
+def writer_table(results: list[WriterResult]) -> str:
+    rows = ["| writer | size | ms/frame | fps | KiB/frame |", "|---|---|---|---|---|"]
+    rows += [f"| {r.codec} | {r.size} | {r.ms_per_frame:.1f} | {1e3 / r.ms_per_frame:.1f} | {r.kb_per_frame:.1f} |"
+             for r in results]
+    return "\n".join(rows)
