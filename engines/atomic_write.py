@@ -2,8 +2,8 @@
 
 Caches (converted weights, compiled engines, style statistics) are filled by whichever program needs them
 first, and batch jobs run side by side (`parallel tools/video.py ...`): with one shared temporary name, one
-process renamed another's half-written file or found its own gone (a FileNotFoundError traceback). Each
-writer now has its own temporary name; the last rename wins with a complete file.
+process would rename another's half-written file or find its own gone. So each writer has its own temporary
+name, and the last rename wins with a complete file.
 """
 from __future__ import annotations
 

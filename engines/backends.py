@@ -72,12 +72,8 @@ def choose_backend(requested: str, device: str, precision: str = "auto",
                    pixels: int | None = None) -> tuple[str, str, str]:
     """(backend, precision, why): the why is printed at start.
 
-    Measured on the 2-core AVX-512 CPUs here (BENCHMARKS.md, medians of 3 rounds):
-    eager with bf16 autocast is 1.64x eager fp32 at 256x256 and 1.42x at 512x512,
-    ahead of ONNX Runtime fp32 (0.94x and 1.29x); at 1280x720 and 1920x1080 ONNX
-    Runtime fp32 is fastest (1.37x and 1.5x eager fp32, ahead of eager bf16). On an
-    AVX2-only CPU (no native bf16) ONNX Runtime fp32 is 1.26x and 1.19x eager fp32 at
-    256x256 and 512x512 for the full model, 0.99x-1.08x for the lite one.
+    On a CPU, auto follows what BENCHMARKS.md measured: eager with bf16 autocast where the CPU has native bf16
+    and the frame is small (BF16_MAX_PIXELS), ONNX Runtime fp32 for large frames and on CPUs without bf16.
     """
     have = available_backends(device)
     if precision not in ("auto",) + PRECISIONS:
@@ -321,8 +317,8 @@ class Backend:
     libraries: tuple[str, ...] = ()  # modules it needs; their versions are part of the cache key
     suffix: str = ""  # the compiled engine's cache file ("": nothing to cache)
     # Peak bytes of one CPU frame beyond the loaded model, per pixel and per channel of the model's widest
-    # full-resolution layer (64 full, 16 lite), measured at 1024x1024 on the 2-core CPU here, the lower of the
-    # two models (BENCHMARKS.md, 2026-11-23): an estimate that errs towards letting a run try.
+    # full-resolution layer (64 full, 16 lite), measured at 1024x1024 (BENCHMARKS.md), the lower of the two
+    # models: an estimate that errs towards letting a run try.
     cpu_bytes_per_pixel_channel: int = 10
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from engines.backends import Stylizer
 from engines.images import ImageError, write_bgr
-from engines.model import StyleStats
+from engines.model import StyleStats, mix_styles
 from realtime.capture import CaptureThread
 from realtime.display import Display
 from realtime.hud import HudInfo, draw_help, draw_hud, reconnecting_frame
@@ -100,7 +100,7 @@ class LiveApp:
     @staticmethod
     def _new_stabilizer() -> Stabilizer:
         # flow at 160 px, not the video tool's 256: half the cost, the same flicker on a 640x480 pan
-        # (warping error 7.6 plain, 3.68 vs 3.62 steadied; 8.5 vs 16.7 ms a frame on 2 cores)
+        # (BENCHMARKS.md)
         return Stabilizer(flow_side=160)
 
     # --- actions -----------------------------------------------------------------------------------------
@@ -109,8 +109,7 @@ class LiveApp:
         t = self.fade_used = self.fade_progress()
         if t is None:
             return target
-        a = self._fade_from  # AdaIN is affine in (mean, std): mixing the statistics mixes the styles
-        return StyleStats(a.mean + (target.mean - a.mean) * t, a.std + (target.std - a.std) * t)
+        return mix_styles([self._fade_from, target], [1.0 - t, t])
 
     def fade_progress(self) -> float | None:
         """0..1 into a cycle's cross-fade, None when not fading."""
@@ -231,82 +230,109 @@ class LiveApp:
             self.handle(key)
         if not self.running:
             return False
+        self._cycle_style()
+        t_loop, newest_before = time.monotonic(), self.capture.newest_seq()
+        used_seq, capture_time = -1, t_loop
+        reconnecting = self.capture.reconnecting
+        if reconnecting:
+            out = stylized = self._reconnecting_picture()
+        else:
+            got = self._next_picture(t_loop)
+            if got is None:
+                return False if self.capture.finished else self._wait_for_frame()
+            small, used_seq, capture_time = got
+            stylized = self._stylize(small)
+            out = np.hstack([small, stylized]) if self.frozen is not None else stylized
+        now = time.monotonic()
+        self._record(stylized, now)
+        if self.snapshot_pending:
+            self._snapshot(out)
+        if self.display.enabled:
+            self._show(out)
+        self.display_rate.add(time.monotonic() - self._last_out)
+        self._last_out = time.monotonic()
+        self._write_stats({"frame": self.frames_out, "seq": used_seq, "newest_at_start": newest_before,
+                           "newest_at_end": self.capture.newest_seq(), "capture_time": capture_time,
+                           "out_time": now, "reconnecting": reconnecting})
+        self.frames_out += 1
+        if self.cfg.max_frames is not None and self.frames_out >= self.cfg.max_frames:
+            return False
+        return self.running
+
+    def _cycle_style(self) -> None:
+        """--cycle: the next style when its time is up, cross-faded over --fade seconds."""
         if self.cfg.cycle and time.monotonic() - self.last_cycle >= self.cfg.cycle:
             if self.cfg.fade > 0:
                 self._fade_from, self._fade_start = self.style_stats(), time.monotonic()
             self.bank.step(1)
             self.blend_weight = None
             self.last_cycle = time.monotonic()
-        t_loop = time.monotonic()
-        newest_before = self.capture.newest_seq()
-        used_seq, capture_time = -1, t_loop
-        reconnecting = self.capture.reconnecting
-        if reconnecting:
-            out = reconnecting_frame(self.height, self.width, self.capture.reconnects + 1)
-            stylized = out
-            if self.stabilizer is not None:  # the picture after the gap owes nothing to the one before
-                self.stabilizer.reset()
-            time.sleep(0.05)
-        else:
-            if self.frozen is not None:
-                small = self.frozen[0]
-            else:
-                frame = self.capture.latest()
-                if frame is None or (frame.seq == self._last_seq):
-                    if self.capture.finished:
-                        return False
-                    # nothing new: wait for the camera, don't restylize; a window left unpolled while a
-                    # stream stalls stops answering (keys, its close button), so poll it meanwhile
-                    if self.display.enabled and time.monotonic() - self._last_poll >= 0.05:
-                        self._poll_window()
-                    time.sleep(0.002)
-                    return self.running
-                self._last_seq = frame.seq
-                used_seq, capture_time = frame.seq, frame.time
-                small = self._resize(frame.image)
-            t0 = time.monotonic()
-            stylized = self.stylizer(small, self.style_stats(), self.alpha, 1.0 if self.color else 0.0)
-            self.model_rate.add(time.monotonic() - t0)
-            if self.stabilizer is not None and self.frozen is None:  # a frozen picture has nothing to steady
-                stylized = self.stabilizer(small, stylized)
-            out = np.hstack([small, stylized]) if self.frozen is not None else stylized
-        now = time.monotonic()
-        if self.recorder is not None:
-            try:
-                self.recorder.write(stylized, now)
-            except RecorderError as e:  # disk full, say: keep the live view, keep what was written
-                log.error("%s; recording stopped", e)
-                self.recorder.close()
-                self.recorder = None
-        if self.snapshot_pending:
-            self._snapshot(out)
-        if self.display.enabled:
-            shown = out.copy() if (self.show_hud or self.show_help) else out
-            if self.show_hud:
-                draw_hud(shown, HudInfo(self.model_rate.value, self.display_rate.value, self.capture.dropped,
-                                        self.style_label(), self.alpha, self.stylizer.backend, self.color,
-                                        self.recorder is not None, self.stabilizer is not None))
-            if self.show_help:
-                draw_help(shown, help_lines())
-            self.display.show(shown)
+
+    def _reconnecting_picture(self) -> np.ndarray:
+        if self.stabilizer is not None:  # the picture after the gap owes nothing to the one before
+            self.stabilizer.reset()
+        time.sleep(0.05)
+        return reconnecting_frame(self.height, self.width, self.capture.reconnects + 1)
+
+    def _next_picture(self, now: float) -> tuple[np.ndarray, int, float] | None:
+        """(the frame to stylize at the processing size, its capture sequence number and time), or None when
+        the camera has nothing new; a frozen picture is restylized each loop so that keys still apply."""
+        if self.frozen is not None:
+            return self.frozen[0], -1, now
+        frame = self.capture.latest()
+        if frame is None or frame.seq == self._last_seq:
+            return None
+        self._last_seq = frame.seq
+        return self._resize(frame.image), frame.seq, frame.time
+
+    def _wait_for_frame(self) -> bool:
+        """Nothing new: wait for the camera, don't restylize; a window left unpolled while a stream stalls stops
+        answering (keys, its close button), so poll it meanwhile."""
+        if self.display.enabled and time.monotonic() - self._last_poll >= 0.05:
             self._poll_window()
-        self.display_rate.add(time.monotonic() - self._last_out)
-        self._last_out = time.monotonic()
-        if self._stats is not None:
-            try:
-                self._stats.write(json.dumps({
-                    "frame": self.frames_out, "seq": used_seq, "newest_at_start": newest_before,
-                    "newest_at_end": self.capture.newest_seq(), "capture_time": capture_time, "out_time": now,
-                    "style": self.bank.index, "blend": self.blend_weight, "alpha": self.alpha, "color": self.color,
-                    "steady": self.stabilizer is not None, "fade": self.fade_used,
-                    "reconnecting": reconnecting}) + "\n")
-            except OSError as e:  # a full disk: the statistics stop, the live view and its recording go on
-                log.error("stats file failed: %s; stats stopped", e.strerror or e)
-                self._stats = None
-        self.frames_out += 1
-        if self.cfg.max_frames is not None and self.frames_out >= self.cfg.max_frames:
-            return False
+        time.sleep(0.002)
         return self.running
+
+    def _stylize(self, small: np.ndarray) -> np.ndarray:
+        t0 = time.monotonic()
+        stylized = self.stylizer(small, self.style_stats(), self.alpha, 1.0 if self.color else 0.0)
+        self.model_rate.add(time.monotonic() - t0)
+        if self.stabilizer is not None and self.frozen is None:  # a frozen picture has nothing to steady
+            stylized = self.stabilizer(small, stylized)
+        return stylized
+
+    def _record(self, stylized: np.ndarray, now: float) -> None:
+        if self.recorder is None:
+            return
+        try:
+            self.recorder.write(stylized, now)
+        except RecorderError as e:  # disk full, say: keep the live view, keep what was written
+            log.error("%s; recording stopped", e)
+            self.recorder.close()
+            self.recorder = None
+
+    def _show(self, out: np.ndarray) -> None:
+        shown = out.copy() if (self.show_hud or self.show_help) else out
+        if self.show_hud:
+            draw_hud(shown, HudInfo(self.model_rate.value, self.display_rate.value, self.capture.dropped,
+                                    self.style_label(), self.alpha, self.stylizer.backend, self.color,
+                                    self.recorder is not None, self.stabilizer is not None))
+        if self.show_help:
+            draw_help(shown, help_lines())
+        self.display.show(shown)
+        self._poll_window()
+
+    def _write_stats(self, frame: dict) -> None:
+        """--stats: one JSON line per output frame, with the controls in force."""
+        if self._stats is None:
+            return
+        try:
+            self._stats.write(json.dumps(frame | {
+                "style": self.bank.index, "blend": self.blend_weight, "alpha": self.alpha, "color": self.color,
+                "steady": self.stabilizer is not None, "fade": self.fade_used}) + "\n")
+        except OSError as e:  # a full disk: the statistics stop, the live view and its recording go on
+            log.error("stats file failed: %s; stats stopped", e.strerror or e)
+            self._stats = None
 
     def _poll_window(self) -> None:
         """Keys pressed and the window's close button: also what keeps a GUI window responsive."""

@@ -23,8 +23,8 @@ import torch  # noqa: E402
 from engines.backends import BackendError, Stylizer, choose_backend, make_stylizer  # noqa: E402
 from engines.images import ImageError, list_images  # noqa: E402
 from engines.options import (  # noqa: E402
-    add_engine_args, add_model_args, check_appendable, count, engine_options, frame_size, image_side, load_model,
-    positive, seconds,
+    add_engine_args, add_model_args, check_alpha, check_appendable, count, engine_options, frame_size, image_side,
+    load_model, positive, seconds,
 )
 from engines.weights import WeightsError  # noqa: E402
 from realtime.app import AppConfig, LiveApp, setup_logging  # noqa: E402
@@ -165,34 +165,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
-def main(argv: list[str] | None = None) -> int:
-    a = build_parser().parse_args(argv)
-    capture = None
+def check_args(a: argparse.Namespace) -> dict[int, list[int]]:
+    """Everything a user can get wrong, said before the model loads; the parsed --keys script."""
     try:
-        try:
-            setup_logging(a.kiosk, a.log_file)
-        except OSError as e:  # no folder, or a kiosk started where it may not write its kiosk.log
-            raise ValueError(f"cannot write the log file {e.filename}: {e.strerror}") from None
-        check_appendable(a.stats, "stats file")
-        if not a.snapshot_dir.is_dir():
-            raise ValueError(f"snapshot folder not found: {a.snapshot_dir}")
-        if not 0.0 <= a.alpha <= 1.0:
-            raise ValueError(f"--alpha must be between 0 and 1, got {a.alpha}")
-        if not a.style and a.style_dir is None:
-            raise ValueError("give at least one --style image or a --style-dir")
-        if a.style_dir is not None and not a.style_dir.is_dir():
-            raise ImageError(f"style folder not found: {a.style_dir}")
-        if a.style_dir is not None and not list_images(a.style_dir):
-            raise ImageError(f"style folder has no images: {a.style_dir}")
-        script = parse_script(a.keys)
-        if a.record is not None:
-            check_writable(a.record)
-        backend, precision, device = engine_options(a)
-        choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
-        model, model_why = load_model(a, device)
-        bank = StyleBank(model, [Path(s) for s in a.style], a.style_dir, a.style_size)
-        capture = open_source(a.source, loop=a.loop or a.kiosk, wait=a.kiosk)  # a kiosk never runs out
+        setup_logging(a.kiosk, a.log_file)
+    except OSError as e:  # no folder, or a kiosk started where it may not write its kiosk.log
+        raise ValueError(f"cannot write the log file {e.filename}: {e.strerror}") from None
+    check_appendable(a.stats, "stats file")
+    if not a.snapshot_dir.is_dir():
+        raise ValueError(f"snapshot folder not found: {a.snapshot_dir}")
+    check_alpha(a.alpha)
+    if not a.style and a.style_dir is None:
+        raise ValueError("give at least one --style image or a --style-dir")
+    if a.style_dir is not None and not a.style_dir.is_dir():
+        raise ImageError(f"style folder not found: {a.style_dir}")
+    if a.style_dir is not None and not list_images(a.style_dir):
+        raise ImageError(f"style folder has no images: {a.style_dir}")
+    script = parse_script(a.keys)
+    if a.record is not None:
+        check_writable(a.record)
+    return script
+
+
+def start(a: argparse.Namespace) -> tuple[CaptureThread, Stylizer, StyleBank, Display, str]:
+    """The source, the engine (fitted to --fps if asked), the styles and the window; the capture is stopped
+    again if anything after it fails."""
+    backend, precision, device = engine_options(a)
+    choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
+    model, model_why = load_model(a, device)
+    bank = StyleBank(model, [Path(s) for s in a.style], a.style_dir, a.style_size)
+    capture = open_source(a.source, loop=a.loop or a.kiosk, wait=a.kiosk)  # a kiosk never runs out
+    try:
         height, width = processing_size(a.size, capture.size)
 
         def build(h: int, w: int) -> Stylizer:
@@ -204,18 +207,26 @@ def main(argv: list[str] | None = None) -> int:
             stylizer, fitted = fit_to_rate(build, height, width, a.fps)
             log.info("%s", fitted)  # the window keeps (height, width): frames are scaled up to it
         display = open_display(not a.no_display, a.fullscreen or a.kiosk, (width, height))
+    except BaseException:
+        capture.stop()
+        raise
+    log.info("model %s; backend %s %s (%s) on %s, %dx%d, %d style(s)", model_why, stylizer.spec.backend,
+             stylizer.spec.precision, stylizer.why, device, stylizer.spec.width, stylizer.spec.height, len(bank))
+    return capture, stylizer, bank, display, device
+
+
+@torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        script = check_args(a)
+        capture, stylizer, bank, display, _ = start(a)
     except (ValueError, ImageError, WeightsError, SourceError, RecorderError, BackendError) as e:
-        if capture is not None:
-            capture.stop()
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C while an engine builds: nothing to save yet
-        if capture is not None:
-            capture.stop()
         print("interrupted", file=sys.stderr)
         return 130
-    log.info("model %s; backend %s %s (%s) on %s, %dx%d, %d style(s)", model_why, stylizer.spec.backend,
-             stylizer.spec.precision, stylizer.why, device, stylizer.spec.width, stylizer.spec.height, len(bank))
     cfg = AppConfig(
         alpha=a.alpha, record=a.record, display=not a.no_display, fullscreen=a.fullscreen or a.kiosk, kiosk=a.kiosk,
         cycle=a.cycle if a.cycle is not None else (30.0 if a.kiosk else None), max_frames=a.max_frames,

@@ -17,8 +17,8 @@ from conftest import ROOT
 from media import damage_frames, decode_frames, make_video, moving_frame
 from engines.images import bgr_to_tensor, read_bgr, resize_short, tensor_to_bgr
 from realtime.keys import action_for, parse_script
-from tools.flicker import frames as read_frames
-from tools.flicker import warping_error
+from realtime.flicker import frames as read_frames
+from realtime.flicker import warping_error
 
 STYLE_A, STYLE_B = str(ROOT / "tests/data/painting.jpg"), str(ROOT / "tests/data/windmill.jpg")
 
@@ -231,15 +231,23 @@ def test_a_kiosk_waits_for_a_source_that_is_not_up_yet(tmp_path):
             "--backend", "onnx", "--max-frames", "5", "--log-file", str(tmp_path / "k.log")]
     proc = subprocess.Popen([sys.executable, "-m", "realtime.webcam", *args], stderr=subprocess.PIPE, text=True,
                             cwd=ROOT)
-    time.sleep(4)
-    assert proc.poll() is None, proc.communicate()[1]  # still waiting, not ended
+    head = []  # the source goes up only once the kiosk has said it waits (its start takes longer on a busy machine)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any("waiting for it" in line for line in head):
+        line = proc.stderr.readline()
+        if not line:
+            break
+        head.append(line)
+    time.sleep(2)
+    assert proc.poll() is None, "".join(head) + proc.communicate()[1]  # still waiting, not ended
     server, _, release = serve_clip(make_video(tmp_path / "cam.ts", frames=300).read_bytes(), port=port)
     try:
-        _, err = proc.communicate(timeout=120)
+        _, rest = proc.communicate(timeout=120)
     finally:
         release()
         server.shutdown()
         server.server_close()
+    err = "".join(head) + rest
     assert proc.returncode == 0, err
     assert err.count("waiting for it") == 1 and "done: 5 frames" in err
     r = webcam(*[x for x in args if x != "--kiosk"])  # without --kiosk: the one-line error, at once
