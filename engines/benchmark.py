@@ -150,3 +150,13 @@ def table(results: list[Result]) -> str:
 def median_rounds(runs: dict, key: Callable) -> list:
     """Of each configuration's rounds, the median one by `key` (a whole row, so its columns agree)."""
     return [sorted(rs, key=key)[len(rs) // 2] for rs in runs.values()]
+
+
+def append_table(path: Path, command: str, device: str, text: str, note: str = "", rounds: int = 1) -> None:
+    """Add a table to a Markdown file with what it needs to be compared: date, machine, versions, command."""
+    with open(path, "a") as f:
+        f.write(f"\n## {time.strftime('%Y-%m-%d')} - {device}\n\n")
+        f.write(f"- machine: {machine()}\n- versions: {versions()}\n- command: `{command}`\n")
+        if note:
+            f.write(f"- note: {note}\n")
+        f.write(f"- rounds: {rounds} (median shown)\n\n{text}\n")

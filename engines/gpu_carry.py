@@ -3,6 +3,7 @@ converted encoders in fp16, and the training images as JPEG at the best quality 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,13 @@ from safetensors.torch import load_file, save_file
 from engines.data_split import select
 from engines.images import ImageError, list_images, read_short
 from engines.weights import HED_CONVS, cache_dir, encoder_by_name
+
+
+def tree_bytes(root: Path) -> int:
+    """What travels besides .gpu/: the files git tracks or would add."""
+    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root, capture_output=True,
+                           check=True).stdout.split(b"\0")
+    return sum((root / n.decode()).stat().st_size for n in names if n and (root / n.decode()).is_file())
 
 
 def carry_cache(carry: Path, encoders: list[str]) -> None:

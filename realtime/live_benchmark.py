@@ -2,7 +2,9 @@
 file, resize, stylize, HUD, recorder thread), and the video file writers alone."""
 from __future__ import annotations
 
+import itertools
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -14,7 +16,9 @@ import numpy as np
 import torch
 
 from engines.backends import make_stylizer
-from engines.benchmark import Result, bench_size, conv_gflop, model_only, peak_rss_mb, reset_peak_rss, summarise
+from engines.benchmark import (
+    Result, bench_size, conv_gflop, median_rounds, model_only, peak_rss_mb, reset_peak_rss, summarise,
+)
 from engines.model import AdaINModel
 from realtime.app import AppConfig, LiveApp
 from realtime.capture import CaptureThread
@@ -92,3 +96,14 @@ def writer_table(results: list[WriterResult]) -> str:
     rows += [f"| {r.codec} | {r.size} | {r.ms_per_frame:.1f} | {1e3 / r.ms_per_frame:.1f} | {r.kb_per_frame:.1f} |"
              for r in results]
     return "\n".join(rows)
+
+
+def writer_sweep(codecs: list[str], sizes: list[str], rounds: int, frames: int, style_path: Path) -> list[WriterResult]:
+    """Each codec at each size, rounds interleaved; of each, the median round by time."""
+    runs: dict[tuple[str, str], list[WriterResult]] = {}
+    for _ in range(rounds):
+        for size, codec in itertools.product(sizes, codecs):
+            r = time_writer(codec, size, frames, style_path)
+            runs.setdefault((codec, size), []).append(r)
+            print(f"{codec:6s} {size:6s} {r.ms_per_frame:8.1f} ms/frame", file=sys.stderr)
+    return median_rounds(runs, lambda r: r.ms_per_frame)

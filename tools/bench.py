@@ -17,7 +17,6 @@ import itertools
 import json
 import shlex
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from engines.backends import BACKENDS, PRECISIONS, BackendError, available_backends, choose_backend  # noqa: E402
-from engines.benchmark import SIZES, bench_size, machine, median_rounds, table, versions  # noqa: E402
+from engines.benchmark import SIZES, append_table, bench_size, median_rounds, table  # noqa: E402
 from engines.model import AdaINModel  # noqa: E402
 from engines.options import (  # noqa: E402
     MODELS, check_folder_of, count, device, listed, load_model, model_choice, one_of, positive, resolve_device, whole,
 )
 from engines.weights import WeightsError  # noqa: E402
-from realtime.live_benchmark import WRITER_SUFFIX, bench, time_writer, writer_table  # noqa: E402
+from realtime.live_benchmark import WRITER_SUFFIX, bench, writer_sweep, writer_table  # noqa: E402
 
 STYLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "painting.jpg"
 
@@ -127,34 +126,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if a.append:
-        append(a, argv, dev, text)
+        append_table(a.append, command(argv), dev, text, a.note, a.rounds)
     return 0
+
+
+def command(argv: list[str] | None) -> str:
+    return "python tools/bench.py " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
 
 
 def bench_writers(a: argparse.Namespace, argv: list[str] | None) -> int:
     """--writers: each codec at each size, rounds interleaved, the median round by time kept."""
-    runs: dict[tuple[str, str], list] = {}
-    for _ in range(a.rounds):
-        for size, codec in itertools.product(a.sizes, a.writers):
-            r = time_writer(codec, size, max(a.e2e_frames, 1), STYLE)
-            runs.setdefault((codec, size), []).append(r)
-            print(f"{codec:6s} {size:6s} {r.ms_per_frame:8.1f} ms/frame", file=sys.stderr)
-    results = median_rounds(runs, lambda r: r.ms_per_frame)
+    results = writer_sweep(a.writers, a.sizes, a.rounds, max(a.e2e_frames, 1), STYLE)
     print(json.dumps([asdict(r) for r in results], indent=2) if a.json else writer_table(results))
     if a.append:
-        append(a, argv, "cpu", writer_table(results))
+        append_table(a.append, command(argv), "cpu", writer_table(results), a.note, a.rounds)
     return 0
-
-
-def append(a: argparse.Namespace, argv: list[str] | None, dev: str, text: str) -> None:
-    """Add a table to the --append file with what it needs to be compared: machine, versions, command."""
-    cmd = "python tools/bench.py " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
-    with open(a.append, "a") as f:
-        f.write(f"\n## {time.strftime('%Y-%m-%d')} - {dev}\n\n")
-        f.write(f"- machine: {machine()}\n- versions: {versions()}\n- command: `{cmd}`\n")
-        if a.note:
-            f.write(f"- note: {a.note}\n")
-        f.write(f"- rounds: {a.rounds} (median shown)\n\n{text}\n")
 
 
 if __name__ == "__main__":

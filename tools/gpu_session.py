@@ -35,21 +35,14 @@ def out_dir() -> Path:
     return path
 
 
-def tree_bytes() -> int:
-    """What travels besides .gpu/: the files git tracks or would add."""
-    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
-                           check=True).stdout.split(b"\0")
-    return sum((ROOT / n.decode()).stat().st_size for n in names if n and (ROOT / n.decode()).is_file())
-
-
 def prepare_train(a: argparse.Namespace) -> None:
-    from engines.gpu_carry import carry_cache, pack_images
+    from engines.gpu_carry import carry_cache, pack_images, tree_bytes
 
     shutil.rmtree(CARRY, ignore_errors=True)
     carry_cache(CARRY, ["vgg19"])
     if a.init:
         shutil.copy(a.init, CARRY / "init.safetensors")
-    left = BUDGET - tree_bytes() - sum(f.stat().st_size for f in CARRY.rglob("*") if f.is_file())
+    left = BUDGET - tree_bytes(ROOT) - sum(f.stat().st_size for f in CARRY.rglob("*") if f.is_file())
     quality, used = pack_images(CARRY / "data", {"content": a.content, "style": a.style}, left)
     print(f"prepared {CARRY}: images at JPEG quality {quality}, {used >> 20} MiB; carry [\".gpu\"] in the run")
 
