@@ -17,7 +17,6 @@ from engines.models import GPU_DEFAULT, MODELS as REGISTRY, cli_models, cpu_defa
 from engines.weights import WeightsError
 
 
-
 def _checked(text: str, parse: Callable[[str], float], ok: Callable[[float], bool], needs: str) -> float:
     try:
         value = parse(text)

@@ -5,7 +5,7 @@ import torch
 from conftest import make_photo
 from engines.color import coral, luminance_transfer
 from engines.images import bgr_to_tensor, resize_short, tensor_to_bgr
-from engines.model import StyleStats, pad_to_multiple
+from engines.model import StyleStats, mix_styles, pad_to_multiple, padded_size
 
 
 @pytest.mark.parametrize("h,w", [(37, 53), (64, 64), (5, 9), (121, 80)])
@@ -102,3 +102,21 @@ def test_inputs_from_the_cpu_follow_the_model_to_its_device(random_model):
     out = model.stylize(torch.rand(1, 3, 16, 24), [cpu_stats, stats], masks=torch.ones(2, 16, 24))
     assert out.device.type == "meta" and out.shape == (1, 3, 16, 24)
     assert model.stylize(torch.rand(1, 3, 16, 24), [cpu_stats], masks=torch.ones(1, 16, 24)).device.type == "meta"
+
+
+def test_mix_styles_is_the_weighted_mean_of_the_statistics_and_checks_its_weights():
+    a = StyleStats(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 1.0]))
+    b = StyleStats(torch.tensor([4.0, 2.0]), torch.tensor([3.0, 5.0]))
+    assert mix_styles([a]) is a
+    m = mix_styles([a, b], [0.75, 0.25])
+    assert torch.allclose(m.mean, torch.tensor([1.0, 2.0])) and torch.allclose(m.std, torch.tensor([1.5, 2.0]))
+    even = mix_styles([a, b])
+    assert torch.allclose(even.mean, torch.tensor([2.0, 2.0])) and torch.allclose(even.std, torch.tensor([2.0, 3.0]))
+    with pytest.raises(ValueError, match="sum to 1"):
+        mix_styles([a, b], [0.5, 0.6])
+
+
+@pytest.mark.parametrize("h, w, expected", [(5, 7, (16, 16)), (17, 24, (24, 24)), (480, 640, (480, 640))])
+def test_padded_size_is_what_pad_to_multiple_makes(h, w, expected):
+    assert padded_size(h, w) == expected
+    assert pad_to_multiple(torch.rand(1, 3, h, w))[0].shape[-2:] == expected
