@@ -105,10 +105,12 @@ def curve(model: AdaINModel, pairs: list[Pair], alphas: list[float], judges: dic
     judged by every loss network."""
     out: dict[float, dict[str, list[float]]] = {alpha: {"structure": [], **{j: [] for j in judges}} for alpha in alphas}
     for c, s, outs in stylized(model, pairs, alphas, size, size):
+        c_t, s_t = bgr_to_tensor(c), bgr_to_tensor(s)
         for alpha, result in outs.items():
             out[alpha]["structure"].append(structure(c, result))
+            r_t = bgr_to_tensor(result)
             for name, judge in judges.items():
-                out[alpha][name].append(measure(judge, c, s, result).style_ratio)
+                out[alpha][name].append(float(np.mean(style_ratio(judge, r_t, c_t, s_t))))
         if rows is not None:
             rows.append([c, s, outs[alphas[0]]])
     return out
