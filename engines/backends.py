@@ -13,6 +13,11 @@ import hashlib
 import importlib.util
 import io
 import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -21,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from engines.atomic_write import write_atomically
 from engines.graph import FrameGraph
@@ -30,6 +35,7 @@ from engines.vgg import LITE
 from engines.weights import cache_dir, save_to_cache, weights_fingerprint
 
 PRECISIONS = ("fp32", "fp16", "bf16")
+log = logging.getLogger(__name__)
 
 
 class BackendError(RuntimeError):
@@ -52,28 +58,46 @@ def available_backends(device: str = "cpu") -> list[str]:
     kind = "cuda" if device.startswith("cuda") else "cpu"
     return [b.name for b in REGISTRY.values()
             if kind in b.devices and (kind == "cpu" or torch.cuda.is_available())
-            and all(importlib.util.find_spec(lib) for lib in b.libraries)]
+            and all(importlib.util.find_spec(lib) for lib in b.libraries) and b.usable()]
+
+
+def _cpuinfo(field: str) -> str:
+    """The first `field` line of /proc/cpuinfo ('' where there is none: not Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith(field)), "")
+    except OSError:
+        return ""
 
 
 def cpu_has_bf16() -> bool:
     """Native bf16 matrix instructions (AVX512-BF16 or AMX); without them bf16 is emulated and slower."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
+    flags = _cpuinfo("flags").split()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-BF16_MAX_PIXELS = 400_000  # above this ONNX Runtime fp32 measured faster than eager bf16
+def cpu_name() -> str:
+    """Model and instruction sets: code compiled for one CPU (inductor's) may not run on another."""
+    flags = _cpuinfo("flags")
+    return f"{_cpuinfo('model name')} {hashlib.sha256(flags.encode()).hexdigest()[:8]}" if flags else "cpu"
+
+
+BF16_MAX_PIXELS = 400_000  # above this ONNX Runtime fp32 measured faster than eager bf16 (without inductor)
+
+
+def cpp_compiler() -> str | None:
+    """Inductor turns the graph into C++ for the CPU: without a compiler it cannot build anything."""
+    names = (os.environ.get("CXX"), "clang++" if sys.platform == "darwin" else "g++")  # inductor's own search
+    return next((c for c in names if c and shutil.which(c)), None)
 
 
 def choose_backend(requested: str, device: str, precision: str = "auto",
                    pixels: int | None = None) -> tuple[str, str, str]:
     """(backend, precision, why): the why is printed at start.
 
-    On a CPU, auto follows what BENCHMARKS.md measured: eager with bf16 autocast where the CPU has native bf16
-    and the frame is small (BF16_MAX_PIXELS), ONNX Runtime fp32 for large frames and on CPUs without bf16.
+    On a CPU, auto follows what BENCHMARKS.md measured: where the CPU has native bf16, the graph compiled by
+    inductor under bf16 autocast (2-4x eager bf16) if a C++ compiler is there, else eager bf16 for small
+    frames (BF16_MAX_PIXELS); ONNX Runtime fp32 for large frames and on CPUs without bf16.
     """
     have = available_backends(device)
     if precision not in ("auto",) + PRECISIONS:
@@ -87,15 +111,19 @@ def choose_backend(requested: str, device: str, precision: str = "auto",
         if requested not in have:
             raise BackendError(f"backend {requested!r} is not available on {device}; available here: {', '.join(have)}")
         if precision == "auto":  # the fastest precision measured for that backend and device
-            precision = "fp16" if cuda else ("bf16" if requested == "eager" and cpu_has_bf16() else "fp32")
-        if precision == "bf16" and requested != "eager":
-            raise BackendError("bf16 runs on the eager backend (CPU autocast); use --backend eager")
+            precision = "fp16" if cuda else ("bf16" if requested in BF16_BACKENDS and cpu_has_bf16() else "fp32")
+        if precision == "bf16" and requested not in BF16_BACKENDS:
+            raise BackendError(f"bf16 runs on the {' and '.join(BF16_BACKENDS)} backends (CPU autocast); "
+                               "use --backend inductor")
         return requested, precision, "requested"
     if cuda:
         p = "fp16" if precision == "auto" else precision
         if "tensorrt" in have:
             return "tensorrt", p, "CUDA GPU with torch-tensorrt installed"
         return "torchscript", p, "CUDA GPU without torch-tensorrt"
+    bf16 = precision == "bf16" or (precision == "auto" and cpu_has_bf16())
+    if bf16 and "inductor" in have:
+        return "inductor", "bf16", "CPU with native bf16 and a C++ compiler: inductor + bf16 measured fastest"
     small = pixels is None or pixels <= BF16_MAX_PIXELS
     if precision == "bf16" or (precision == "auto" and cpu_has_bf16() and small):
         return "eager", "bf16", "CPU with native bf16: eager + bf16 autocast measured fastest at this size"
@@ -104,15 +132,28 @@ def choose_backend(requested: str, device: str, precision: str = "auto",
     return "eager", "fp32", "onnxruntime not installed"
 
 
+def _graph_code() -> str:
+    """The source of what the frame graph computes: an engine compiled from older code is not reused."""
+    from engines import adain, color, graph, vgg
+
+    h = hashlib.sha256()
+    for module in (adain, color, graph, vgg):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+_GRAPH_CODE = _graph_code()
+
+
 def cache_key(spec: EngineSpec, fingerprint: str) -> str:
-    device_name = torch.cuda.get_device_name(spec.device) if spec.device.startswith("cuda") else "cpu"
+    device_name = torch.cuda.get_device_name(spec.device) if spec.device.startswith("cuda") else cpu_name()
     versions = {"torch": torch.__version__}
     for lib in REGISTRY[spec.backend].libraries:
         try:
             versions[lib] = __import__(lib).__version__
         except Exception:  # a broken optional install only changes the key
             versions[lib] = "unknown"
-    parts = dict(spec.__dict__, device_name=device_name, versions=versions, weights=fingerprint)
+    parts = dict(spec.__dict__, device_name=device_name, versions=versions, weights=fingerprint, code=_GRAPH_CODE)
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -229,6 +270,51 @@ def _build_eager(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..
     return run
 
 
+_USER_INDUCTOR_CACHE = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+
+
+class _Bf16Autocast(nn.Module):
+    """The graph under bf16 autocast, as one module to export: convolutions in bf16, AdaIN statistics fp32."""
+
+    def __init__(self, graph: FrameGraph) -> None:
+        super().__init__()
+        self.frame_graph = graph
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self.frame_graph(*inputs)
+
+
+def _build_inductor(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
+    """Ahead-of-time inductor: the graph exported, compiled to a shared library with its weights frozen in, and
+    packaged; later starts load the package in a fraction of a second. Measured here on the lite model at
+    640x480: 4.1x eager bf16, 5.4x eager fp32 (BENCHMARKS.md, 2026-12-06)."""
+    if path.is_file():
+        try:
+            return torch._inductor.aoti_load_package(str(path))
+        except Exception:  # corrupt, or from another build: compile again below
+            path.unlink(missing_ok=True)
+    if _USER_INDUCTOR_CACHE is None:  # inductor's own working files: beside the engines, not in /tmp
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "inductor")
+    log.info("compiling the model for %dx%d frames on this CPU (the first time at a size takes up to a minute; "
+             "kept in the cache after)", spec.width, spec.height)
+    module = _Bf16Autocast(graph) if spec.precision == "bf16" else graph
+    with tempfile.TemporaryDirectory() as tmp:
+        package = Path(tmp) / "engine.pt2"
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                exported = torch.export.export(module, _examples(spec, torch.device(spec.device)))
+                torch._inductor.aoti_compile_and_package(exported, package_path=str(package),
+                                                         inductor_configs={"freezing": True})
+            runner = torch._inductor.aoti_load_package(str(package))
+        except Exception as e:  # the compiler's own error is pages long
+            first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+            raise BackendError(f"inductor could not compile the model here ({first}); use --backend eager") from None
+        save_to_cache(path, lambda dest: shutil.copyfile(package, dest))
+    return runner
+
+
 def _build_torchscript(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
     if path.is_file():
         try:
@@ -316,6 +402,7 @@ class Backend:
     devices: tuple[str, ...]  # "cpu", "cuda"
     libraries: tuple[str, ...] = ()  # modules it needs; their versions are part of the cache key
     suffix: str = ""  # the compiled engine's cache file ("": nothing to cache)
+    usable: Callable[[], bool] = lambda: True  # what else it needs here (a C++ compiler, say)
     # Peak bytes of one CPU frame beyond the loaded model, per pixel and per channel of the model's widest
     # full-resolution layer (64 full, 16 lite), measured at 1024x1024 (BENCHMARKS.md), the lower of the two
     # models: an estimate that errs towards letting a run try.
@@ -324,11 +411,14 @@ class Backend:
 
 REGISTRY: dict[str, Backend] = {b.name: b for b in (
     Backend("eager", _build_eager, ("cpu", "cuda"), cpu_bytes_per_pixel_channel=10),
+    Backend("inductor", _build_inductor, ("cpu",), suffix=".pt2", usable=lambda: cpp_compiler() is not None,
+            cpu_bytes_per_pixel_channel=10),
     Backend("torchscript", _build_torchscript, ("cpu", "cuda"), suffix=".ts", cpu_bytes_per_pixel_channel=16),
     Backend("onnx", _build_onnx, ("cpu",), ("onnxruntime", "onnx"), ".onnx", cpu_bytes_per_pixel_channel=39),
     Backend("tensorrt", _build_tensorrt, ("cuda",), ("torch_tensorrt",), ".ep"),
 )}
 BACKENDS = tuple(REGISTRY)
+BF16_BACKENDS = ("eager", "inductor")  # where bf16 autocast applies
 
 
 def available_memory() -> int | None:
@@ -371,8 +461,19 @@ def make_stylizer(
     model: AdaINModel, backend: str, height: int, width: int, batch: int = 1, device: str = "cpu",
     precision: str = "auto",
 ) -> Stylizer:
-    """Build (or load from the cache) an engine for frames of (batch, height, width)."""
-    name, precision, why = choose_backend(backend, device, precision, height * width)
+    """Build (or load from the cache) an engine for frames of (batch, height, width). Where `auto` chose a
+    compiled backend that cannot compile here, the engine is eager instead and its `why` says so."""
+    name, chosen_precision, why = choose_backend(backend, device, precision, height * width)
+    try:
+        return _make(model, name, chosen_precision, why, height, width, batch, device)
+    except BackendError as e:
+        if backend != "auto" or name == "eager":
+            raise
+        return _make(model, "eager", chosen_precision, f"{e}: eager instead", height, width, batch, device)
+
+
+def _make(model: AdaINModel, name: str, precision: str, why: str, height: int, width: int, batch: int,
+          device: str) -> Stylizer:
     check_memory(model, name, height, width, batch, device)
     spec = EngineSpec(name, height, width, batch, device, precision, model.encoder.channels[-1])
     model = model.eval()

@@ -19,6 +19,7 @@ METHODS = ("coral", "luminance")
 
 # ITU-R BT.601 RGB -> YCbCr (offset-free; Cb/Cr centred on 0)
 _YCC = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_RGB = torch.linalg.inv(_YCC)  # once here, not per frame (a compiled graph would carry the inversion along)
 
 
 def _sqrtm(cov: Tensor, inverse: bool = False, eps: float = 1e-5) -> Tensor:
@@ -47,5 +48,5 @@ def luminance_transfer(stylized: Tensor, content: Tensor) -> Tensor:
     y = torch.einsum("ij,njhw->nihw", m[:1], stylized)
     cc = torch.einsum("ij,njhw->nihw", m[1:], content)
     ycc = torch.cat([y, cc], 1)
-    rgb = torch.einsum("ij,njhw->nihw", torch.linalg.inv(m.float()).to(m.dtype), ycc)
+    rgb = torch.einsum("ij,njhw->nihw", _RGB.to(stylized.device, stylized.dtype), ycc)
     return rgb.clamp(0, 1)
