@@ -44,6 +44,9 @@ class Result:
     gflop_per_frame: float
     gflops: float
     build_s: float
+    rec_fps: float | None = None  # end-to-end from a video file, recording the output
+    stages: dict[str, float] | None = None  # end-to-end (camera-like): ms per output frame by stage
+    rec_stages: dict[str, float] | None = None  # the same, from a file and recording
 
 
 def conv_gflop(model: AdaINModel, height: int, width: int) -> float:
@@ -137,13 +140,14 @@ def versions() -> str:
 
 
 def table(results: list[Result]) -> str:
-    rows = ["| model | backend | size | model fps | p50 ms | p99 ms | end-to-end fps | overhead | peak mem MB | GFLOP/frame | GFLOP/s | build s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| model | backend | size | model fps | p50 ms | p99 ms | end-to-end fps | overhead | recording fps | "
+            "peak mem MB | GFLOP/frame | GFLOP/s | build s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         e2e = f"{r.e2e_fps:.2f}" if r.e2e_fps else "-"
         ov = f"{r.overhead_pct:.1f}%" if r.overhead_pct is not None else "-"
+        rec = f"{r.rec_fps:.2f}" if r.rec_fps else "-"
         rows.append(f"| {r.model} | {r.backend} | {r.size} | {r.model_fps:.2f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {e2e} | {ov} | "
-                    f"{r.peak_mem_mb:.0f} | {r.gflop_per_frame:.1f} | {r.gflops:.0f} | {r.build_s:.1f} |")
+                    f"{rec} | {r.peak_mem_mb:.0f} | {r.gflop_per_frame:.1f} | {r.gflops:.0f} | {r.build_s:.1f} |")
     return "\n".join(rows)
 
 

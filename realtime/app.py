@@ -20,6 +20,7 @@ from realtime.hud import HudInfo, draw_help, draw_hud, reconnecting_frame
 from realtime.keys import action_for, help_lines
 from realtime.recorder import LiveRecorder, RecorderError
 from realtime.stabilize import Stabilizer
+from realtime.stage_times import StageTimes
 from realtime.stop_signals import StopSignals
 from realtime.style_bank import StyleBank
 
@@ -96,6 +97,7 @@ class LiveApp:
         self._last_poll = time.monotonic()
         self._stats = open(cfg.stats_path, "a") if cfg.stats_path else None  # earlier runs' lines are kept
         self.height, self.width = stylizer.spec.height, stylizer.spec.width
+        self.stages = StageTimes()
 
     @staticmethod
     def _new_stabilizer() -> Stabilizer:
@@ -239,21 +241,28 @@ class LiveApp:
         else:
             got = self._next_picture(t_loop)
             if got is None:
-                return False if self.capture.finished else self._wait_for_frame()
+                if self.capture.finished:
+                    return False
+                with self.stages.stage("wait"):
+                    return self._wait_for_frame()
             small, used_seq, capture_time = got
             stylized = self._stylize(small)
             out = np.hstack([small, stylized]) if self.frozen is not None else stylized
         now = time.monotonic()
-        self._record(stylized, now)
-        if self.snapshot_pending:
-            self._snapshot(out)
-        if self.display.enabled:
-            self._show(out)
+        with self.stages.stage("record"):
+            self._record(stylized, now)
+        with self.stages.stage("show"):
+            if self.snapshot_pending:
+                self._snapshot(out)
+            if self.display.enabled:
+                self._show(out)
         self.display_rate.add(time.monotonic() - self._last_out)
         self._last_out = time.monotonic()
         self._write_stats({"frame": self.frames_out, "seq": used_seq, "newest_at_start": newest_before,
                            "newest_at_end": self.capture.newest_seq(), "capture_time": capture_time,
-                           "out_time": now, "reconnecting": reconnecting})
+                           "out_time": now, "reconnecting": reconnecting, "ms": self.stages.end_frame(),
+                           "decode_ms": self.capture.decode.since_last(),
+                           "encode_ms": self.recorder.writer.encode_cost.since_last() if self.recorder else None})
         self.frames_out += 1
         if self.cfg.max_frames is not None and self.frames_out >= self.cfg.max_frames:
             return False
@@ -283,7 +292,9 @@ class LiveApp:
         if frame is None or frame.seq == self._last_seq:
             return None
         self._last_seq = frame.seq
-        return self._resize(frame.image), frame.seq, frame.time
+        with self.stages.stage("resize"):
+            small = self._resize(frame.image)
+        return small, frame.seq, frame.time
 
     def _wait_for_frame(self) -> bool:
         """Nothing new: wait for the camera, don't restylize; a window left unpolled while a stream stalls stops
@@ -295,10 +306,12 @@ class LiveApp:
 
     def _stylize(self, small: np.ndarray) -> np.ndarray:
         t0 = time.monotonic()
-        stylized = self.stylizer(small, self.style_stats(), self.alpha, 1.0 if self.color else 0.0)
+        with self.stages.stage("model"):
+            stylized = self.stylizer(small, self.style_stats(), self.alpha, 1.0 if self.color else 0.0)
         self.model_rate.add(time.monotonic() - t0)
         if self.stabilizer is not None and self.frozen is None:  # a frozen picture has nothing to steady
-            stylized = self.stabilizer(small, stylized)
+            with self.stages.stage("steady"):
+                stylized = self.stabilizer(small, stylized)
         return stylized
 
     def _record(self, stylized: np.ndarray, now: float) -> None:

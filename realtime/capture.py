@@ -18,6 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from realtime.stage_times import ThreadCost
+
 
 log = logging.getLogger("realtime")
 
@@ -90,6 +92,7 @@ class CaptureThread:
         self.reconnecting = False
         self.finished = False  # a file source without --loop reached its end
         self.skipped = 0  # frames of a damaged file stepped over
+        self.decode = ThreadCost()  # time per frame read (decoded), on this thread
         self._damage_told: set[int] = set()  # where a looping file's damage was already logged
         self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.is_file else 0
         # a photo as the source: like a camera held still in front of it, the same frame at the frame rate,
@@ -132,10 +135,13 @@ class CaptureThread:
             return False
 
     def _read(self) -> np.ndarray | None:
+        t0 = time.perf_counter()
         try:
             ok, image = self.cap.read()
         except cv2.error:
             return None
+        if ok:
+            self.decode.add(time.perf_counter() - t0)
         return image if ok else None
 
     def _run(self) -> None:

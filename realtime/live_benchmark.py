@@ -25,22 +25,42 @@ from realtime.capture import CaptureThread
 from realtime.display import Display
 from realtime.pattern_clip import make_video
 from realtime.recorder import VideoWriter
+from realtime.stage_times import BESIDE, STAGES
 from realtime.style_bank import StyleBank
 
 
 def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, width: int, frames: int,
-                    camera_fps: float, stabilize: bool = False) -> float:
-    """Frames per second of the real live loop on a real video file read like a camera at `camera_fps`."""
+                    camera_fps: float, stabilize: bool = False, record: bool = True) -> tuple[float, dict[str, float]]:
+    """Frames per second of the real live loop on a real video file read like a camera at `camera_fps` (and
+    recording the output, with `record`), and the ms per output frame of each stage (the loop's, and decoding
+    and encoding on their threads)."""
     with tempfile.TemporaryDirectory() as tmp:
         src = make_video(Path(tmp) / "src.mp4", frames=frames + 10, width=width, height=height)
         capture = CaptureThread(str(src), loop=True, pace=True, fps=camera_fps)
         bank = StyleBank(model, [style_path])
         cfg = AppConfig(display=False, max_frames=frames, record=Path(tmp) / "rec.mp4", stabilize=stabilize)
         app = LiveApp(cfg, capture, stylizer, bank, Display(enabled=False))
-        app.toggle_recording()
+        if record:
+            app.toggle_recording()
+        encode = app.recorder.writer.encode_cost if record else None
         t0 = time.perf_counter()
         n = app.run()
-        return n / (time.perf_counter() - t0)
+        fps = n / (time.perf_counter() - t0)
+        beside = {"decode": capture.decode.mean_ms(), "encode": encode.mean_ms() if encode else None}
+        return fps, app.stages.mean_ms() | {k: v for k, v in beside.items() if v is not None}
+
+
+def stage_table(results: list[Result]) -> str:
+    """Where the end-to-end rows' time went: ms per output frame by stage."""
+    cols = [*STAGES, "other", "total", *BESIDE]
+    lines = ["| model | backend | size | loop | " + " | ".join(f"{c} ms" for c in cols) + " |",
+             "|---|---|---|---|" + "---|" * len(cols)]
+    for r in results:
+        for loop, stages in (("camera-like", r.stages), ("recording", r.rec_stages)):
+            if stages:
+                cells = [f"{stages[c]:.1f}" if c in stages else "-" for c in cols]
+                lines.append(f"| {r.model} | {r.backend} | {r.size} | {loop} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, precision: str, seconds: float,
@@ -56,11 +76,16 @@ def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, pr
     times = model_only(stylizer, model, size, seconds, min_runs)
     # the camera delivers twice as fast as the model: a new frame is always waiting, as with a real camera
     p50 = statistics.median(times)
-    e2e = time_end_to_end(stylizer, model, style_path, h, w, e2e_frames, 2.0 / p50, stabilize) if e2e_frames else None
+    e2e = rec = stages = rec_stages = None
+    if e2e_frames:  # as a camera is used (nothing recorded), then a file with its output recorded
+        e2e, stages = time_end_to_end(stylizer, model, style_path, h, w, e2e_frames, 2.0 / p50, stabilize, False)
+        rec, rec_stages = time_end_to_end(stylizer, model, style_path, h, w, e2e_frames, 2.0 / p50, stabilize, True)
     mem = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else peak_rss_mb()
     gflop = conv_gflop(model.cpu(), h, w)
     model.to(device)
-    return summarise(name, f"{backend} {stylizer.spec.precision}", size, times, e2e, mem, gflop, build)
+    result = summarise(name, f"{stylizer.spec.backend} {stylizer.spec.precision}", size, times, e2e, mem, gflop, build)
+    result.stages, result.rec_fps, result.rec_stages = stages, rec, rec_stages
+    return result
 
 
 WRITER_SUFFIX = {"h264": ".mp4", "vp8": ".webm", "mpeg4": ".mp4", "gif": ".gif"}

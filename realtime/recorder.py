@@ -11,6 +11,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 from av.container import OutputContainer
 
 from realtime.palette import PaletteFrames
+from realtime.stage_times import ThreadCost
 
 _STOP = object()
 
@@ -176,6 +178,7 @@ class VideoWriter:
         self.payload = 0  # bytes of packets handed to the muxer: the file can be no shorter
         self._last_pts: int | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.encode_cost = ThreadCost()  # time per frame converted, encoded and muxed, on the writer's thread
         self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
         self._thread.start()
 
@@ -214,10 +217,12 @@ class VideoWriter:
                 continue
             frame, pts = payload, arg
             try:
+                t0 = time.perf_counter()
                 vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(frame, self.turns)), format="bgr24")
                 vf.pts, vf.time_base = pts, self.time_base
                 self._encode(self.palette.convert(vf) if self.palette else [vf])
                 self.frames += 1
+                self.encode_cost.add(time.perf_counter() - t0)
             except Exception as e:  # disk full, encoder failure: reported by write()/close()
                 self.error = e
 

@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where key s saves PNGs (default .)")
     p.add_argument("--log-file", type=Path, help="rotating log file (kiosk default kiosk.log)")
     p.add_argument("--keys", default="", help="scripted key presses FRAME:KEY,... (demos and tests), e.g. 30:n,60:q")
-    p.add_argument("--stats", type=Path, help="add one JSON line per output frame (timing, freshness, style) to this file")
+    p.add_argument("--stats", type=Path,
+                   help="add one JSON line per output frame (time per stage, freshness, style) to this file")
     add_model_args(p)
     return p
 

@@ -66,6 +66,12 @@ def test_headless_loop_with_scripted_keys_records_the_right_frames(clip, tmp_pat
     # freshness: each frame used was the newest captured when the step began
     for x in s:
         assert x["seq"] >= x["newest_at_start"]
+    # where each frame's time went: every stage named, the model's share in it, and the parts within the whole
+    for x in s:
+        ms = x["ms"]
+        assert set(ms) == {"wait", "resize", "model", "steady", "record", "show", "other", "total"}
+        assert ms["model"] > 0 and ms["steady"] == 0 and ms["total"] >= ms["model"] + ms["resize"] + ms["record"]
+    assert any(x["decode_ms"] for x in s) and any(x["encode_ms"] for x in s)  # the threads beside the loop
 
 
 def test_a_photo_as_source_stays_on_screen_and_takes_style_keys(tmp_path):

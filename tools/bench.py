@@ -31,7 +31,7 @@ from engines.options import (  # noqa: E402
     MODELS, check_folder_of, count, device, listed, load_model, model_choice, one_of, positive, resolve_device, whole,
 )
 from engines.weights import WeightsError  # noqa: E402
-from realtime.live_benchmark import WRITER_SUFFIX, bench, writer_sweep, writer_table  # noqa: E402
+from realtime.live_benchmark import WRITER_SUFFIX, bench, stage_table, writer_sweep, writer_table  # noqa: E402
 
 STYLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "painting.jpg"
 
@@ -109,8 +109,9 @@ def sweep(a: argparse.Namespace, dev: str) -> str:
                 print(f"{name:8s} {b:12s} {size:6s} {r.model_fps:8.2f} fps model  "
                       f"{(r.e2e_fps or 0):8.2f} fps end-to-end", file=sys.stderr)
     results = median_rounds(runs, lambda r: r.model_fps)
-    print(json.dumps([asdict(r) for r in results], indent=2) if a.json else table(results))
-    return table(results)
+    text = "\n\n".join(t for t in (table(results), stage_table(results)) if t)
+    print(json.dumps([asdict(r) for r in results], indent=2) if a.json else text)
+    return text
 
 
 @torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
