@@ -3,7 +3,9 @@ weights, and the argparse types that turn a nonsensical number into a usage erro
 from __future__ import annotations
 
 import argparse
+import logging
 import math
+import sys
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -212,3 +214,15 @@ def load_model(a: argparse.Namespace, device: str) -> tuple[AdaINModel, str]:
     """The model the command line asks for, on `device`, with why it was chosen."""
     name, why = model_choice(a, device)
     return AdaINModel(*resolve(name, a.vgg, a.decoder)).eval().to(device), f"{name} ({why})"
+
+
+def say_engine_builds() -> None:
+    """Print what the engine builder says (a compile that takes up to a minute the first time) on stderr, for the
+    tools that do not set up logging themselves: otherwise the wait before the progress bar is silent."""
+    log = logging.getLogger("engines")
+    if not any(getattr(h, "_says_builds", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._says_builds = True  # once, however often a tool's main() is called in one process
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)

@@ -28,7 +28,8 @@ from engines.backends import BACKENDS, PRECISIONS, BackendError, available_backe
 from engines.benchmark import SIZES, append_table, bench_size, median_rounds, table  # noqa: E402
 from engines.model import AdaINModel  # noqa: E402
 from engines.options import (  # noqa: E402
-    MODELS, check_folder_of, count, device, listed, load_model, model_choice, one_of, positive, resolve_device, whole,
+    MODELS, check_folder_of, count, device, listed, load_model, model_choice, one_of, positive, resolve_device,
+    say_engine_builds, whole,
 )
 from engines.weights import WeightsError  # noqa: E402
 from realtime.live_benchmark import WRITER_SUFFIX, bench, stage_table, writer_sweep, writer_table  # noqa: E402
@@ -117,6 +118,7 @@ def sweep(a: argparse.Namespace, dev: str) -> str:
 @torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    say_engine_builds()
     try:
         check_folder_of(a.append, "benchmark table")
         if a.writers:

@@ -26,7 +26,9 @@ import torch  # noqa: E402
 
 from engines.backends import BackendError  # noqa: E402
 from engines.images import ImageError  # noqa: E402
-from engines.options import add_engine_args, add_model_args, count, crf, image_side, positive, seconds  # noqa: E402
+from engines.options import (  # noqa: E402
+    add_engine_args, add_model_args, count, crf, image_side, positive, say_engine_builds, seconds,
+)
 from engines.output_paths import OutputPathError  # noqa: E402
 from engines.weights import WeightsError  # noqa: E402
 from realtime.recorder import CODECS, RecorderError  # noqa: E402
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 @torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    say_engine_builds()
     try:
         return VideoJob(a).run()
     except (VideoError, ImageError, WeightsError, BackendError, RecorderError, OutputPathError) as e:
