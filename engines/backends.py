@@ -114,7 +114,7 @@ def choose_backend(requested: str, device: str, precision: str = "auto",
             precision = "fp16" if cuda else ("bf16" if requested in BF16_BACKENDS and cpu_has_bf16() else "fp32")
         if precision == "bf16" and requested not in BF16_BACKENDS:
             raise BackendError(f"bf16 runs on the {' and '.join(BF16_BACKENDS)} backends (CPU autocast); "
-                               "use --backend inductor")
+                               f"use --backend {' or '.join(b for b in BF16_BACKENDS if b in have)}")
         return requested, precision, "requested"
     if cuda:
         p = "fp16" if precision == "auto" else precision

@@ -21,6 +21,13 @@ def has_screen() -> bool:
     return True
 
 
+def check_screen() -> None:
+    """A NoDisplayError where no window can open: asked before the engine is built too, so that a missing screen
+    is said at once, not after a compile of up to a minute."""
+    if not has_screen():
+        raise NoDisplayError("no display to open a window on (DISPLAY is not set); use --no-display")
+
+
 class Display:
     """`show(frame)` then `poll_key()`; a headless display shows nothing and never has keys."""
 
@@ -31,8 +38,7 @@ class Display:
         self.enabled = enabled
         self.fullscreen = False
         if enabled:
-            if not has_screen():
-                raise NoDisplayError("no display to open a window on (DISPLAY is not set); use --no-display")
+            check_screen()
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
             if window_size is not None:
                 cv2.resizeWindow(WINDOW, *window_size)

@@ -29,7 +29,7 @@ from engines.options import (  # noqa: E402
 from engines.weights import WeightsError  # noqa: E402
 from realtime.app import AppConfig, LiveApp, setup_logging  # noqa: E402
 from realtime.capture import CaptureThread, SourceError, parse_source  # noqa: E402
-from realtime.display import Display, NoDisplayError  # noqa: E402
+from realtime.display import Display, NoDisplayError, check_screen  # noqa: E402
 from realtime.keys import help_lines, parse_script  # noqa: E402
 from realtime.recorder import RecorderError, check_writable  # noqa: E402
 from realtime.style_bank import StyleBank  # noqa: E402
@@ -197,6 +197,11 @@ def start(a: argparse.Namespace) -> tuple[CaptureThread, Stylizer, StyleBank, Di
     bank = StyleBank(model, [Path(s) for s in a.style], a.style_dir, a.style_size)
     capture = open_source(a.source, loop=a.loop or a.kiosk, wait=a.kiosk)  # a kiosk never runs out
     try:
+        if not a.no_display:  # said now, not after the engine's build (a compile of up to a minute)
+            try:
+                check_screen()
+            except NoDisplayError as e:
+                raise ValueError(str(e)) from None
         height, width = processing_size(a.size, capture.size)
 
         def build(h: int, w: int) -> Stylizer:

@@ -119,7 +119,7 @@ def test_bench_refuses_what_cannot_run_here_and_a_missing_folder_before_any_work
     assert main(["--backends", "tensorrt", "--device", "cpu", "--sizes", "32"]) == 2
     assert "not available on cpu" in capsys.readouterr().err
     assert main(["--backends", "onnx", "--precisions", "bf16", "--device", "cpu"]) == 2
-    assert "eager backend" in capsys.readouterr().err
+    assert "runs on the eager and inductor backends" in capsys.readouterr().err
     table = tmp_path / "missing" / "b.md"
     assert main(["--sizes", "32", "--append", str(table)]) == 2
     assert "does not exist" in capsys.readouterr().err and not table.parent.exists()
