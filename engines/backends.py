@@ -8,6 +8,7 @@ file is rebuilt instead of failing.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib.util
@@ -22,6 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Callable
 
 import numpy as np
@@ -289,6 +291,24 @@ def _build_inductor(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable
     """Ahead-of-time inductor: the graph exported, compiled to a shared library with its weights frozen in, and
     packaged; later starts load the package in a fraction of a second. Measured here on the lite model at
     640x480: 4.1x eager bf16, 5.4x eager fp32 (BENCHMARKS.md, 2026-12-06)."""
+    with _no_cuda_home_warning():
+        return _compile_or_load(graph, spec, path)
+
+
+@contextlib.contextmanager
+def _no_cuda_home_warning() -> Iterator[None]:
+    """torch's C++ builder warns "No CUDA runtime is found" where nvcc is installed without a GPU: true, and no
+    news to someone running on the CPU; its other warnings still show."""
+    chatty = logging.getLogger("torch.utils.cpp_extension")
+    level = chatty.level
+    chatty.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        chatty.setLevel(level)
+
+
+def _compile_or_load(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
     if path.is_file():
         try:
             return torch._inductor.aoti_load_package(str(path))

@@ -65,14 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stabilize", action="store_true", help="reduce flicker: blend with the previous result warped by optical flow")
     p.add_argument("--style-size", type=image_side, default=512, help="style images' shorter side when encoded (default 512)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no start-up lines: errors only")
     return p
 
 
 @torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    say_engine_builds()
+    if not a.quiet:
+        say_engine_builds()
     try:
         return VideoJob(a).run()
     except (VideoError, ImageError, WeightsError, BackendError, RecorderError, OutputPathError) as e:
