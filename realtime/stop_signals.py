@@ -5,9 +5,11 @@ and does not play. Loops check the flag between frames instead and close their f
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
+from types import FrameType
 
 
 class StopSignals:
@@ -42,9 +44,21 @@ def quit_quietly_on_signals() -> None:
     128 + the signal's number (130 for Ctrl-C), instead of a KeyboardInterrupt traceback from inside an import
     (torch takes a second or two to load) or a silent 143. Nothing has been written by then: files are written
     atomically or by the loops, which take over the signals. Call it first thing, from the main thread."""
-    def stop(signum: int, frame: object) -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
         print(f"interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        if _importing(frame):  # unwinding through a C extension's start-up (numpy's) leaves it half made, and
+            sys.stderr.flush()  # the interpreter's shutdown then prints an ImportError traceback (seen in CI)
+            os._exit(128 + signum)
         raise SystemExit(128 + signum)
 
     for sig in StopSignals.SIGNALS:
         signal.signal(sig, stop)
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether the interrupted code is inside an import (nothing of the program's has been written yet)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
