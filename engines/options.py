@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import sys
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
