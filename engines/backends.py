@@ -261,30 +261,25 @@ def _graph(model: AdaINModel, spec: EngineSpec) -> FrameGraph:
     return g.half() if spec.precision == "fp16" else g
 
 
+class _Bf16Autocast(nn.Module):
+    """The graph under bf16 autocast, as one module (eager runs it, inductor exports it): convolutions in bf16,
+    AdaIN statistics fp32 (engines.adain)."""
+
+    def __init__(self, graph: FrameGraph, device: str) -> None:
+        super().__init__()
+        self.frame_graph = graph
+        self.device_type = torch.device(device).type
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        with torch.autocast(self.device_type, dtype=torch.bfloat16):
+            return self.frame_graph(*inputs)
+
+
 def _build_eager(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
-    if spec.precision != "bf16":
-        return graph
-
-    def run(*inputs: Tensor) -> Tensor:  # convs in bf16; AdaIN statistics stay fp32 (engines.adain)
-        with torch.autocast(torch.device(spec.device).type, dtype=torch.bfloat16):
-            return graph(*inputs)
-
-    return run
+    return _Bf16Autocast(graph, spec.device) if spec.precision == "bf16" else graph
 
 
 _USER_INDUCTOR_CACHE = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-
-
-class _Bf16Autocast(nn.Module):
-    """The graph under bf16 autocast, as one module to export: convolutions in bf16, AdaIN statistics fp32."""
-
-    def __init__(self, graph: FrameGraph) -> None:
-        super().__init__()
-        self.frame_graph = graph
-
-    def forward(self, *inputs: Tensor) -> Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return self.frame_graph(*inputs)
 
 
 def _build_inductor(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
@@ -318,7 +313,7 @@ def _compile_or_load(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callabl
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "inductor")
     log.info("compiling the model for %dx%d frames on this CPU (the first time at a size takes up to a minute; "
              "kept in the cache after)", spec.width, spec.height)
-    module = _Bf16Autocast(graph) if spec.precision == "bf16" else graph
+    module = _Bf16Autocast(graph, spec.device) if spec.precision == "bf16" else graph
     with tempfile.TemporaryDirectory() as tmp:
         package = Path(tmp) / "engine.pt2"
         try:
