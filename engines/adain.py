@@ -21,9 +21,27 @@ def mean_std(feat: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
     return f.mean(dim=2), (var + eps).sqrt()
 
 
-def adain(content: Tensor, style_mean: Tensor, style_std: Tensor, eps: float = EPS) -> Tensor:
-    """sigma(y) * (x - mu(x)) / sigma(x) + mu(y); style_* are (N, C) or (C,)."""
-    c_mean, c_std = mean_std(content, eps)
+def weighted_mean_std(feat: Tensor, weight: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and std over the pixels `weight` (N, 1, h, w) in [0, 1] covers, shape (N, C), fp32:
+    the content statistics of a region (the paper's spatial control). Uniform weights give `mean_std`."""
+    f, w = feat.float(), weight.float()
+    area = w.sum((2, 3)).clamp_min(1e-6)
+    mu = (f * w).sum((2, 3)) / area
+    var = ((f - mu[..., None, None]) ** 2 * w).sum((2, 3)) / area
+    return mu, (var + eps).sqrt()
+
+
+def adain(content: Tensor, style_mean: Tensor, style_std: Tensor, eps: float = EPS,
+          region: Tensor | None = None) -> Tensor:
+    """sigma(y) * (x - mu(x)) / sigma(x) + mu(y); style_* are (N, C) or (C,). With `region` (N, 1, h, w) in
+    [0, 1], mu(x) and sigma(x) are the region's: the region gets the style as if it were the whole picture (the
+    whole map is transformed; the caller keeps the rest of the picture). A region that is empty, or almost,
+    falls back to the whole map's statistics rather than dividing by nothing."""
+    if region is None:
+        c_mean, c_std = mean_std(content, eps)
+    else:
+        covered = region.float().sum((2, 3), keepdim=True) > 1e-3
+        c_mean, c_std = weighted_mean_std(content, torch.where(covered, region.float(), 1.0), eps)
     sm = style_mean.float().reshape(-1, content.shape[1]).expand_as(c_mean)
     ss = style_std.float().reshape(-1, content.shape[1]).expand_as(c_std)
     scale = (ss / c_std)[..., None, None]
@@ -74,15 +92,8 @@ def masked_adain(
     m = m.clamp(0, 1)
     total = m.sum(0, keepdim=True)
     m = torch.where(total > 1e-6, m / total.clamp_min(1e-6), torch.full_like(m, 1.0 / k))
-    x = content.float()[0]  # (C, h, w)
-    out = torch.zeros_like(x)
+    out = torch.zeros_like(content, dtype=torch.float32)
     for i in range(k):
-        wi = m[i]  # (h, w)
-        area = wi.sum().clamp_min(1e-6)
-        mu = (x * wi).sum((1, 2)) / area
-        var = ((x - mu[:, None, None]) ** 2 * wi).sum((1, 2)) / area
-        sd = (var + eps).sqrt()
-        normed = (x - mu[:, None, None]) / sd[:, None, None]
-        region = normed * style_stds[i].float()[:, None, None] + style_means[i].float()[:, None, None]
-        out = out + wi * region
-    return out[None].to(content.dtype)
+        wi = m[i][None, None]  # (1, 1, h, w)
+        out = out + wi * adain(content.float(), style_means[i], style_stds[i], eps, region=wi)
+    return out.to(content.dtype)

@@ -175,6 +175,7 @@ class Stylizer:
         self._scalars: dict[float, Tensor] = {}
         self._style_src: tuple[Tensor, Tensor] | None = None  # held, so identity comparison is safe
         self._style: tuple[Tensor, Tensor] | None = None
+        self._whole: Tensor | None = None  # the region "everything", made once
 
     def _blank(self) -> tuple[np.ndarray, StyleStats]:
         c = self.spec.channels
@@ -210,8 +211,10 @@ class Stylizer:
             self._style_src = (style.mean, style.std)
         return self._style
 
-    def __call__(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0, color: float = 0.0) -> np.ndarray:
-        """frames: uint8 (H, W, 3) or (N, H, W, 3) BGR of exactly the engine's size and batch."""
+    def __call__(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0, color: float = 0.0,
+                 region: np.ndarray | None = None) -> np.ndarray:
+        """frames: uint8 (H, W, 3) or (N, H, W, 3) BGR of exactly the engine's size and batch; region: uint8
+        (H, W) or (N, H, W), 255 where to paint and 0 where to keep the photo (None: the whole frame)."""
         single = frames.ndim == 3
         batch = frames[None] if single else frames
         expected = (self.spec.batch, self.spec.height, self.spec.width, 3)
@@ -224,8 +227,9 @@ class Stylizer:
             self._pinned.copy_(x)
             x = self._pinned.to(self._device, non_blocking=True)
         mean, std = self._style_tensors(style)
+        r = self._region(region, expected[:3])
         with torch.inference_mode():
-            out = self._run(x, mean, std, self._scalar(alpha), self._scalar(color))
+            out = self._run(x, mean, std, self._scalar(alpha), self._scalar(color), r)
         if isinstance(out, Tensor):
             if self._device.type == "cuda":  # uint8 download into a pinned buffer
                 if self._pinned_out is None:
@@ -237,6 +241,16 @@ class Stylizer:
                 out = out.numpy()
         return out[0] if single else out
 
+    def _region(self, region: np.ndarray | None, shape: tuple[int, int, int]) -> Tensor:
+        if region is None:
+            if self._whole is None:
+                self._whole = torch.full(shape, 255, dtype=torch.uint8, device=self._device)
+            return self._whole
+        r = region[None] if region.ndim == 2 else region
+        if r.shape != shape or r.dtype != np.uint8:
+            raise ValueError(f"the region must be uint8 {shape[1:]} like the frames, got {r.dtype} {region.shape}")
+        return torch.from_numpy(np.ascontiguousarray(r)).to(self._device)
+
     def _scalar(self, value: float) -> Tensor:
         """alpha / colour weight as device tensors, made once per distinct value (keys move in 0.1 steps)."""
         t = self._scalars.get(value)
@@ -247,11 +261,15 @@ class Stylizer:
         return t
 
 
+INPUT_NAMES = ["frames", "style_mean", "style_std", "alpha", "color", "region"]  # FrameGraph.forward's
+
+
 def _examples(spec: EngineSpec, device: torch.device) -> tuple[Tensor, ...]:
     frames = torch.randint(0, 256, (spec.batch, spec.height, spec.width, 3), dtype=torch.uint8, device=device)
     c = spec.channels
+    region = torch.full(frames.shape[:3], 255, dtype=torch.uint8, device=device)
     return (frames, torch.zeros(c, device=device), torch.ones(c, device=device),
-            torch.ones(1, device=device), torch.zeros(1, device=device))
+            torch.ones(1, device=device), torch.zeros(1, device=device), region)
 
 
 def _graph(model: AdaINModel, spec: EngineSpec) -> FrameGraph:
@@ -347,8 +365,6 @@ def _build_torchscript(graph: FrameGraph, spec: EngineSpec, path: Path) -> Calla
 def _build_onnx(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[..., Tensor]:
     import onnxruntime as ort
 
-    names = ["frames", "style_mean", "style_std", "alpha", "color"]
-
     def session(source: str | bytes) -> "ort.InferenceSession":
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -368,8 +384,8 @@ def _build_onnx(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[...
         save_to_cache(path, lambda tmp: tmp.write_bytes(model))
         sess = session(model)
 
-    def run(frames: Tensor, mean: Tensor, std: Tensor, alpha: Tensor, color: Tensor) -> np.ndarray:
-        feeds = dict(zip(names, (t.cpu().numpy() for t in (frames, mean, std, alpha, color))))
+    def run(*inputs: Tensor) -> np.ndarray:
+        feeds = dict(zip(INPUT_NAMES, (t.cpu().numpy() for t in inputs)))
         return sess.run(["stylized"], feeds)[0]
 
     return run
@@ -377,11 +393,10 @@ def _build_onnx(graph: FrameGraph, spec: EngineSpec, path: Path) -> Callable[...
 
 def onnx_bytes(graph: FrameGraph, spec: EngineSpec) -> bytes:
     """The frame graph as an ONNX model."""
-    names = ["frames", "style_mean", "style_std", "alpha", "color"]
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(graph, _examples(spec, torch.device("cpu")), buf, input_names=names,
+        torch.onnx.export(graph, _examples(spec, torch.device("cpu")), buf, input_names=INPUT_NAMES,
                           output_names=["stylized"], opset_version=17, dynamo=False)
     return buf.getvalue()
 

@@ -31,6 +31,12 @@ def pad_to_multiple(x: Tensor, multiple: int = MULTIPLE) -> tuple[Tensor, tuple[
     return x, (h, w)
 
 
+def feature_region(region: Tensor, feat: Tensor) -> Tensor:
+    """A region (N, 1, H, W) in [0, 1] of a padded picture -> its share of each feature position (N, 1, h, w):
+    the mean over the pixels each relu4_1 position stands for (the picture's sides are multiples of those)."""
+    return F.avg_pool2d(region.float(), region.shape[-1] // feat.shape[-1])
+
+
 @dataclass
 class StyleStats:
     """What AdaIN needs of a style: per-channel mean and std of its relu4_1 features, (C,) fp32."""
@@ -72,12 +78,19 @@ class AdaINModel(nn.Module):
         m, s = mean_std(self.encoder(x))
         return StyleStats(m[0], s[0])
 
-    def forward(self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: float | Tensor = 1.0) -> Tensor:
-        """One style (statistics as (C,) or (N, C)) with the content-style trade-off alpha."""
+    def forward(self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: float | Tensor = 1.0,
+                region: Tensor | None = None) -> Tensor:
+        """One style (statistics as (C,) or (N, C)) with the content-style trade-off alpha. With `region`
+        (N, 1, H, W) in [0, 1] at the content's size, only the region is painted (its own content statistics,
+        the paper's spatial control) and the rest keeps the photo, blended in pixels."""
         x, (h, w) = pad_to_multiple(content)
         f = self.encoder(x)
-        t = blend_alpha(f, adain(f, style_mean, style_std), alpha)
-        return self.decoder(t)[..., :h, :w]
+        r = None if region is None else feature_region(pad_to_multiple(region.float())[0], f)
+        t = blend_alpha(f, adain(f, style_mean, style_std, region=r), alpha)
+        out = self.decoder(t)[..., :h, :w]
+        if region is None:
+            return out
+        return content.to(out) + (out - content.to(out)) * region.to(out).clamp(0, 1)
 
     @torch.no_grad()
     def stylize(
@@ -89,17 +102,17 @@ class AdaINModel(nn.Module):
         masks: Tensor | None = None,
     ) -> Tensor:
         """Several styles: interpolated by `weights`, or placed by `masks` (K, H, W), then alpha. One style
-        with one mask: white is stylized and black keeps the content untouched (a single region has no other
-        style to share the picture with, so the rest is the photo itself, blended in pixels)."""
+        with one mask: white is stylized, with the white region's own content statistics, and black keeps the
+        content untouched (a single region has no other style to share the picture with, so the rest is the
+        photo itself, blended in pixels)."""
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         content = content.to(self.device)  # inputs may come from the CPU (files, cached styles) to a GPU model
         masks = masks.to(self.device) if masks is not None else None
         if masks is not None and len(styles) == 1:
-            out = self.stylize(content, styles, alpha=alpha)
-            m = F.interpolate(masks[None, :1].float(), size=out.shape[-2:], mode="bilinear", align_corners=False)
-            m = m.clamp(0, 1).to(out)
-            return out * m + content.to(out) * (1 - m)
+            m = F.interpolate(masks[None, :1].float(), size=content.shape[-2:], mode="bilinear", align_corners=False)
+            s = styles[0].to(self.device)
+            return self(content, s.mean, s.std, alpha, region=m.clamp(0, 1))
         styles = [s.to(self.device) for s in styles]
         if masks is None:
             mixed = mix_styles(styles, weights)

@@ -44,7 +44,11 @@ def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, 
     model = {"random": random_model_scaled, "shipped": shipped_model, "shipped-lite": shipped_lite}[which]
     frame = make_photo(48, 64, seed=3)
     s = styles(model)[0]
-    ref = B.make_stylizer(model, "eager", 48, 64, precision="fp32")(frame, s, 0.8, 0.0)
+    region = np.zeros((48, 64), np.uint8)
+    region[:, 20:] = 255
+    region[:, 20:30] = np.linspace(0, 255, 10).astype(np.uint8)  # a soft edge, as person masks have
+    eager = B.make_stylizer(model, "eager", 48, 64, precision="fp32")
+    ref, ref_region = eager(frame, s, 0.8, 0.0), eager(frame, s, 0.8, 0.0, region)
     assert ref.std() > 3  # a real picture, not a flat one
     # inductor compiles for 10-20 s a graph: fp32 on the random model (exact parity), bf16 on the lite model
     # (what `auto` runs on CPUs with native bf16), not every combination
@@ -52,15 +56,42 @@ def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, 
     for name in B.available_backends("cpu"):
         if name == "inductor" and compiled != "fp32":
             continue
-        out = B.make_stylizer(model, name, 48, 64, precision="fp32")(frame, s, 0.8, 0.0)
+        st = B.make_stylizer(model, name, 48, 64, precision="fp32")
+        out, out_region = st(frame, s, 0.8, 0.0), st(frame, s, 0.8, 0.0, region)
         assert out.shape == frame.shape and out.dtype == np.uint8
         assert np.abs(out.astype(int) - ref).max() <= 2, name
+        assert np.abs(out_region.astype(int) - ref_region).max() <= 2, name
     if B.cpu_has_bf16():
         for name in B.BF16_BACKENDS:
             if name == "inductor" and (compiled != "bf16" or name not in B.available_backends("cpu")):
                 continue
             out = B.make_stylizer(model, name, 48, 64, precision="bf16")(frame, s, 0.8, 0.0)
             assert psnr(out, ref) >= 35, name
+
+
+def test_region_paints_only_the_region_with_its_own_statistics(shipped_model):
+    """The paper's spatial control with one style: inside the region the style, with the content statistics
+    of the region alone (not the whole frame's); outside it the photo itself. The engine and the model agree."""
+    from engines.images import bgr_to_tensor, tensor_to_bgr
+
+    frame = make_photo(48, 64, seed=5)
+    frame[:, :24] = (frame[:, :24] * 0.3).astype(np.uint8)  # the unpainted part unlike the painted one
+    s = styles(shipped_model)[0]
+    region = np.zeros((48, 64), np.uint8)
+    region[:, 32:] = 255
+    st = B.make_stylizer(shipped_model, "eager", 48, 64, precision="fp32")
+    out, whole = st(frame, s, 1.0, 0.0, region), st(frame, s)
+    assert np.array_equal(out[:, :32], frame[:, :32])  # the photo, exactly
+    assert np.abs(out[:, 40:].astype(int) - frame[:, 40:]).mean() > 10  # painted
+    # the region's own statistics: not the whole-frame transfer cut out
+    assert np.abs(out[:, 40:].astype(int) - whole[:, 40:]).mean() > 2
+    mask = torch.from_numpy(region.astype(np.float32) / 255)[None]
+    model_out = tensor_to_bgr(shipped_model.stylize(bgr_to_tensor(frame), [s], masks=mask))
+    assert np.abs(out.astype(int) - model_out).max() <= 2
+    # an empty region keeps the whole photo (no division by an empty area)
+    assert np.array_equal(st(frame, s, 1.0, 0.0, np.zeros_like(region)), frame)
+    with pytest.raises(ValueError, match="region"):
+        st(frame, s, 1.0, 0.0, region[:10])
 
 
 def test_graph_matches_the_model_and_inputs_switch_without_rebuild(shipped_model):
@@ -198,7 +229,7 @@ def test_stats_are_inputs_not_constants(random_model_scaled, tmp_path):
 
     st = B.make_stylizer(random_model_scaled, "onnx", 32, 32, precision="fp32")
     names = [i.name for i in onnx.load(str(st.cache_file)).graph.input]
-    assert names[:5] == ["frames", "style_mean", "style_std", "alpha", "color"]
+    assert names == ["frames", "style_mean", "style_std", "alpha", "color", "region"]
     assert StyleStats  # the type the stylizer consumes
 
 
