@@ -18,6 +18,7 @@ from realtime.capture import CaptureThread
 from realtime.display import Display
 from realtime.hud import HudInfo, draw_help, draw_hud, reconnecting_frame
 from realtime.keys import action_for, help_lines
+from realtime.person_mask import MaskSettings, PersonMasker, next_mode
 from realtime.recorder import LiveRecorder, RecorderError
 from realtime.stabilize import Stabilizer
 from realtime.stage_times import StageTimes
@@ -42,6 +43,8 @@ class AppConfig:
     show_hud: bool = True
     stabilize: bool = False             # blend each result with the previous one warped by optical flow
     fade: float = 0.0                   # seconds the automatic cycle cross-fades into the next style
+    mask_mode: str = "whole"            # whole / background / person (realtime/person_mask.py)
+    mask: MaskSettings = field(default_factory=MaskSettings)
 
 
 def free_path(path: Path) -> Path:
@@ -77,6 +80,8 @@ class LiveApp:
         self.alpha = cfg.alpha
         self.color = False
         self.stabilizer = self._new_stabilizer() if cfg.stabilize else None
+        self.mask_mode = cfg.mask_mode
+        self.masker: PersonMasker | None = None  # made at the first masked frame: no cost while unused
         self.blend_weight: float | None = None
         self._fade_from: StyleStats | None = None  # the style a cycle is fading out of, and since when
         self._fade_start = 0.0
@@ -169,6 +174,10 @@ class LiveApp:
 
     def on_stabilize(self, _: int = 0) -> None:
         self.stabilizer = None if self.stabilizer is not None else self._new_stabilizer()
+
+    def on_mask(self, _: int = 0) -> None:
+        self.mask_mode = next_mode(self.mask_mode)
+        log.info("painting: %s", "the whole frame" if self.mask_mode == "whole" else f"the {self.mask_mode} only")
 
     def on_snapshot(self, _: int = 0) -> None:
         self.snapshot_pending = True
@@ -280,6 +289,8 @@ class LiveApp:
     def _reconnecting_picture(self) -> np.ndarray:
         if self.stabilizer is not None:  # the picture after the gap owes nothing to the one before
             self.stabilizer.reset()
+        if self.masker is not None:
+            self.masker.reset()
         time.sleep(0.05)
         return reconnecting_frame(self.height, self.width, self.capture.reconnects + 1)
 
@@ -304,10 +315,20 @@ class LiveApp:
         time.sleep(0.002)
         return self.running
 
+    def _region(self, small: np.ndarray) -> np.ndarray | None:
+        """The region to paint for the mask mode in force (None: the whole frame)."""
+        if self.mask_mode == "whole":
+            return None
+        if self.masker is None:
+            self.masker = PersonMasker(self.height, self.width, self.cfg.mask, self.stylizer.spec.device)
+        with self.stages.stage("mask"):
+            return self.masker.region(small, self.mask_mode)
+
     def _stylize(self, small: np.ndarray) -> np.ndarray:
+        region = self._region(small)
         t0 = time.monotonic()
         with self.stages.stage("model"):
-            stylized = self.stylizer(small, self.style_stats(), self.alpha, 1.0 if self.color else 0.0)
+            stylized = self.stylizer(small, self.style_stats(), self.alpha, 1.0 if self.color else 0.0, region)
         self.model_rate.add(time.monotonic() - t0)
         if self.stabilizer is not None and self.frozen is None:  # a frozen picture has nothing to steady
             with self.stages.stage("steady"):
@@ -329,7 +350,7 @@ class LiveApp:
         if self.show_hud:
             draw_hud(shown, HudInfo(self.model_rate.value, self.display_rate.value, self.capture.dropped,
                                     self.style_label(), self.alpha, self.stylizer.backend, self.color,
-                                    self.recorder is not None, self.stabilizer is not None))
+                                    self.recorder is not None, self.stabilizer is not None, self.mask_mode))
         if self.show_help:
             draw_help(shown, help_lines())
         self.display.show(shown)
@@ -342,7 +363,7 @@ class LiveApp:
         try:
             self._stats.write(json.dumps(frame | {
                 "style": self.bank.index, "blend": self.blend_weight, "alpha": self.alpha, "color": self.color,
-                "steady": self.stabilizer is not None, "fade": self.fade_used}) + "\n")
+                "steady": self.stabilizer is not None, "fade": self.fade_used, "mask": self.mask_mode}) + "\n")
         except OSError as e:  # a full disk: the statistics stop, the live view and its recording go on
             log.error("stats file failed: %s; stats stopped", e.strerror or e)
             self._stats = None

@@ -18,6 +18,7 @@ class HudInfo:
     color: bool
     recording: bool
     steady: bool = False
+    mask: str = "whole"
 
 
 def _text(img: np.ndarray, lines: list[str], origin: tuple[int, int], scale: float = 0.45) -> None:
@@ -32,7 +33,7 @@ def _text(img: np.ndarray, lines: list[str], origin: tuple[int, int], scale: flo
 def draw_hud(img: np.ndarray, info: HudInfo) -> None:
     lines = [f"model {info.model_fps:5.1f} fps  display {info.display_fps:5.1f} fps  dropped {info.dropped}",
              f"style {info.style}  alpha {info.alpha:.1f}{'  colour kept' if info.color else ''}"
-             f"{'  steady' if info.steady else ''}",
+             f"{'  steady' if info.steady else ''}{'' if info.mask == 'whole' else '  ' + info.mask + ' only'}",
              f"backend {info.backend}{'  REC' if info.recording else ''}"]
     _text(img, lines, (8, 18))
 

@@ -20,6 +20,7 @@ KEYS = (
     Key("b", "b", "blend", "blend current and next style (again: change weights)"),
     Key("c", "c", "color", "colour preservation on/off"),
     Key("t", "t", "stabilize", "steady texture (less flicker) on/off"),
+    Key("m", "m", "mask", "paint the whole frame / the background only / the person only"),
     Key("s", "s", "snapshot", "save a PNG snapshot"),
     Key("r", "r", "record", "start/stop recording"),
     Key("f", "f", "fullscreen", "fullscreen on/off"),

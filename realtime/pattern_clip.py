@@ -21,9 +21,10 @@ def moving_frame(i: int, h: int, w: int) -> np.ndarray:
 
 def make_video(path: Path, frames: int = 60, width: int = 160, height: int = 120, rate: Fraction = Fraction(30),
                audio: bool = False, rotate: int | None = None, codec: str = "libx264", noise: int = 0,
-               gop: int | None = None) -> Path:
+               gop: int | None = None, picture: np.ndarray | None = None) -> Path:
     """noise > 0 adds per-frame grain: a file too big for a demuxer to hold in its buffers. gop: a keyframe
-    every `gop` frames (the encoder's own choice otherwise: one for the whole of a short clip)."""
+    every `gop` frames (the encoder's own choice otherwise: one for the whole of a short clip). picture: a
+    BGR photo of the clip's size filmed still, instead of the pattern (a person in a room, for masks)."""
     rng = np.random.default_rng(0)
     container = av.open(str(path), "w")
     v = container.add_stream(codec, rate=rate)
@@ -39,7 +40,7 @@ def make_video(path: Path, frames: int = 60, width: int = 160, height: int = 120
         a.layout = "mono"
     samples_per_frame = int(48000 / float(rate))
     for i in range(frames):
-        img = moving_frame(i, height, width)
+        img = moving_frame(i, height, width) if picture is None else picture
         if noise:
             img = (img + rng.integers(-noise, noise + 1, img.shape)).clip(0, 255).astype(np.uint8)
         vf = av.VideoFrame.from_ndarray(img, format="bgr24")

@@ -26,6 +26,7 @@ from engines.model import StyleStats, mix_styles
 from engines.options import check_alpha, engine_options, load_model, style_weights
 from engines.output_paths import check_outputs
 from realtime.mask_video import MaskedStylizer
+from realtime.person_mask import MaskSettings, PersonMasker
 from realtime.recorder import RecorderError, VideoWriter, check_writable, copyable
 from realtime.stabilize import Stabilizer
 from realtime.stop_signals import StopSignals
@@ -68,6 +69,8 @@ class VideoJob:
                 raise VideoError("--mask-video and --weights cannot be combined")
             if not a.mask_video.is_file():
                 raise VideoError(f"mask video not found: {a.mask_video}")
+            if a.mask_mode != "whole":
+                raise VideoError("give --mask-video or --mask-mode, not both")
         if a.end is not None and a.end <= (a.start or 0.0):
             raise VideoError("--end must be after --start" if a.start else "--end must be after 0 s")
         inputs = [a.input, *a.style, *([a.mask_video] if a.mask_video is not None else [])]
@@ -101,8 +104,14 @@ class VideoJob:
         style, color = mix_styles(styles, weights), 1.0 if a.preserve_color else 0.0
         stylizer = make_stylizer(model, backend, self.height, self.width, batch=a.batch, device=device,
                                  precision=precision)
-        return (lambda frames: stylizer(frames, style, a.alpha, color),
-                f"{stylizer.spec.backend} {stylizer.spec.precision} ({stylizer.why})")
+        masker = (PersonMasker(self.height, self.width, MaskSettings(every=1), device)
+                  if a.mask_mode != "whole" else None)
+
+        def run(frames: np.ndarray) -> np.ndarray:
+            region = None if masker is None else np.stack([masker.region(f, a.mask_mode) for f in frames])
+            return stylizer(frames, style, a.alpha, color, region)
+
+        return run, f"{stylizer.spec.backend} {stylizer.spec.precision} ({stylizer.why})"
 
     def open_writer(self, info: Probe) -> tuple[VideoWriter, tuple[int, ...]]:
         """The partial file's writer, with the streams the output's container can hold copied as they are."""

@@ -31,6 +31,7 @@ from realtime.app import AppConfig, LiveApp, setup_logging  # noqa: E402
 from realtime.capture import CaptureThread, SourceError, parse_source  # noqa: E402
 from realtime.display import Display, NoDisplayError, check_screen  # noqa: E402
 from realtime.keys import help_lines, parse_script  # noqa: E402
+from realtime.person_mask import MODES, MaskSettings  # noqa: E402
 from realtime.recorder import RecorderError, check_writable  # noqa: E402
 from realtime.style_bank import StyleBank  # noqa: E402
 
@@ -143,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stabilize", action="store_true",
                    help="steady the brush texture from frame to frame (less flicker; optical flow on the CPU, "
                         "20-40 ms a frame on 2 cores: see BENCHMARKS.md; key t toggles)")
+    p.add_argument("--mask-mode", choices=MODES, default="whole",
+                   help="paint the whole frame (default), the background only (the person stays as filmed) or "
+                        "the person only; key m cycles")
+    p.add_argument("--mask-every", type=count,
+                   help="segment every Nth frame and reuse the mask between (default 1 on a GPU, 2 on a CPU, "
+                        "where it costs 6-9 ms a frame: BENCHMARKS.md)")
     p.add_argument("--record", type=Path,
                    help="record the stylized stream to this video file (key r toggles; H.264, VP8 for .webm, "
                         "GIF for .gif)")
@@ -226,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         script = check_args(a)
-        capture, stylizer, bank, display, _ = start(a)
+        capture, stylizer, bank, display, device = start(a)
     except (ValueError, ImageError, WeightsError, SourceError, RecorderError, BackendError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -237,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         alpha=a.alpha, record=a.record, display=not a.no_display, fullscreen=a.fullscreen or a.kiosk, kiosk=a.kiosk,
         cycle=a.cycle if a.cycle is not None else (30.0 if a.kiosk else None), max_frames=a.max_frames,
         key_script=script, stats_path=a.stats, snapshot_dir=a.snapshot_dir, stabilize=a.stabilize,
-        fade=a.fade,
+        fade=a.fade, mask_mode=a.mask_mode,
+        mask=MaskSettings(every=a.mask_every or (1 if device.startswith("cuda") else 2)),
     )
     app = LiveApp(cfg, capture, stylizer, bank, display)
     if a.record is not None:

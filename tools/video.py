@@ -31,6 +31,7 @@ from engines.options import (  # noqa: E402
 )
 from engines.output_paths import OutputPathError  # noqa: E402
 from engines.weights import WeightsError  # noqa: E402
+from realtime.person_mask import MODES  # noqa: E402
 from realtime.recorder import CODECS, RecorderError  # noqa: E402
 from realtime.video_file import VideoError  # noqa: E402
 from realtime.video_job import VideoJob  # noqa: E402
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-video", type=Path,
                    help="grey video of masks, frame by frame: with one style white = stylized, black = original; "
                         "with two styles white = first, black = second (runs the eager model)")
+    p.add_argument("--mask-mode", choices=MODES, default="whole",
+                   help="paint the whole frame (default), the background only (people stay as filmed) or the "
+                        "people only, from a person segmenter run on every frame (engines/weights/person.md)")
     p.add_argument("--size", type=image_side, help="output shorter side in pixels (default: the input's size)")
     p.add_argument("--scale", type=positive, help="output size as a fraction of the input's (e.g. 0.5)")
     add_engine_args(p)
