@@ -24,6 +24,8 @@ from realtime.stabilize import Stabilizer
 from realtime.stage_times import StageTimes
 from realtime.stop_signals import StopSignals
 from realtime.style_bank import StyleBank
+from realtime.virtual_camera import VirtualCamera
+from realtime.web_view import ViewState, WebView
 
 log = logging.getLogger("realtime")
 
@@ -71,8 +73,10 @@ class Rate:
 
 class LiveApp:
     def __init__(self, cfg: AppConfig, capture: CaptureThread, stylizer: Stylizer, bank: StyleBank,
-                 display: Display) -> None:
+                 display: Display, web: WebView | None = None, virtual_cam: VirtualCamera | None = None) -> None:
         self.cfg = cfg
+        self.web = web                  # --serve: the page's buttons press keys, viewers get each output frame
+        self.virtual_cam = virtual_cam  # --virtual-cam: each stylized frame, for video calls
         self.capture = capture
         self.stylizer = stylizer
         self.bank = bank
@@ -239,6 +243,9 @@ class LiveApp:
         """One output frame; False when the app should stop."""
         for key in self.cfg.key_script.pop(self.frames_out, []):  # once, even if this step waits for a frame
             self.handle(key)
+        if self.web is not None:
+            for key in self.web.pressed():
+                self.handle(key)
         if not self.running:
             return False
         self._cycle_style()
@@ -260,6 +267,8 @@ class LiveApp:
         now = time.monotonic()
         with self.stages.stage("record"):
             self._record(stylized, now)
+        with self.stages.stage("send"):
+            self._send(out, stylized)
         with self.stages.stage("show"):
             if self.snapshot_pending:
                 self._snapshot(out)
@@ -345,6 +354,14 @@ class LiveApp:
             self.recorder.close()
             self.recorder = None
 
+    def _send(self, out: np.ndarray, stylized: np.ndarray) -> None:
+        """The frame to the browser view (as the window shows it, without the HUD) and the virtual camera."""
+        if self.web is not None:
+            self.web.publish(out, ViewState(self.bank.current.name, self.bank.index, len(self.bank), self.alpha,
+                                            self.mask_mode, str(self.bank.current.path)))
+        if self.virtual_cam is not None:
+            self.virtual_cam.send(stylized)
+
     def _show(self, out: np.ndarray) -> None:
         shown = out.copy() if (self.show_hud or self.show_help) else out
         if self.show_hud:
@@ -419,6 +436,9 @@ class LiveApp:
             self._stats = None
         self.capture.stop()
         self.display.close()
+        for output in (self.web, self.virtual_cam):
+            if output is not None:
+                output.close()
 
 
 def setup_logging(kiosk: bool, log_file: Path | None) -> None:

@@ -2,10 +2,13 @@
 file, resize, stylize, HUD, recorder thread), and the video file writers alone."""
 from __future__ import annotations
 
+import asyncio
 import itertools
+import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,33 +24,116 @@ from engines.benchmark import (
 )
 from engines.model import AdaINModel
 from realtime.app import AppConfig, LiveApp
+from realtime.person_mask import MaskSettings
 from realtime.capture import CaptureThread
 from realtime.display import Display
 from realtime.pattern_clip import make_video
 from realtime.recorder import VideoWriter
 from realtime.stage_times import BESIDE, STAGES
 from realtime.style_bank import StyleBank
+from realtime.web_view import WebView
 
 
 def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, width: int, frames: int,
-                    camera_fps: float, stabilize: bool = False, record: bool = True) -> tuple[float, dict[str, float]]:
+                    camera_fps: float, stabilize: bool = False, record: bool = True, mask_mode: str = "whole",
+                    mask_every: int = 1, viewers: int = 0) -> tuple[float, dict[str, float]]:
     """Frames per second of the real live loop on a real video file read like a camera at `camera_fps` (and
-    recording the output, with `record`), and the ms per output frame of each stage (the loop's, and decoding
-    and encoding on their threads)."""
+    recording the output, with `record`; painting one part with `mask_mode`; served to `viewers` browser
+    viewers that connect at the start and drop at once halfway), and the ms per output frame of each stage
+    (the loop's, and decoding and encoding on their threads)."""
     with tempfile.TemporaryDirectory() as tmp:
         src = make_video(Path(tmp) / "src.mp4", frames=frames + 10, width=width, height=height)
         capture = CaptureThread(str(src), loop=True, pace=True, fps=camera_fps)
         bank = StyleBank(model, [style_path])
-        cfg = AppConfig(display=False, max_frames=frames, record=Path(tmp) / "rec.mp4", stabilize=stabilize)
-        app = LiveApp(cfg, capture, stylizer, bank, Display(enabled=False))
+        cfg = AppConfig(display=False, max_frames=frames, record=Path(tmp) / "rec.mp4", stabilize=stabilize,
+                        mask_mode=mask_mode, mask=MaskSettings(every=mask_every))
+        web = WebView("127.0.0.1", 0) if viewers else None
+        app = LiveApp(cfg, capture, stylizer, bank, Display(enabled=False), web)
         if record:
             app.toggle_recording()
         encode = app.recorder.writer.encode_cost if record else None
+        crowd = Crowd(web.port, viewers, lambda: app.frames_out >= frames // 2) if web else None
         t0 = time.perf_counter()
         n = app.run()
         fps = n / (time.perf_counter() - t0)
         beside = {"decode": capture.decode.mean_ms(), "encode": encode.mean_ms() if encode else None}
+        if crowd is not None:
+            crowd.join()
+            beside["viewer_frames"] = crowd.frames / max(viewers, 1)
         return fps, app.stages.mean_ms() | {k: v for k, v in beside.items() if v is not None}
+
+
+class Crowd(threading.Thread):
+    """`n` browser viewers of the MJPEG stream that connect at once and drop at once (no goodbye) when
+    `leave()` turns true: a crowd at a kiosk, a class of phones."""
+
+    def __init__(self, port: int, n: int, leave) -> None:
+        super().__init__(daemon=True)
+        self.port, self.n, self.leave = port, n, leave
+        self.frames = 0
+        self.start()
+
+    def run(self) -> None:
+        asyncio.run(self._all())
+
+    async def _all(self) -> None:
+        await asyncio.gather(*(self._one() for _ in range(self.n)))
+
+    async def _one(self) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(b"GET /stream.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n")
+        await writer.drain()
+        deadline = time.monotonic() + 120
+        while not self.leave() and time.monotonic() < deadline:
+            try:
+                chunk = await asyncio.wait_for(reader.read(1 << 16), 0.2)
+            except asyncio.TimeoutError:
+                continue
+            if not chunk:
+                break
+            self.frames += chunk.count(b"--frame\r\n")
+        writer.transport.abort()
+
+
+def open_files() -> int:
+    """This process's open file descriptors (Linux), -1 where /proc is not there."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return -1
+
+
+def outputs_sweep(stylizer, model: AdaINModel, style_path: Path, frames: int, camera_fps: float, rounds: int,
+                  viewers: int) -> str:
+    """The live loop plain, with person masks (every frame, every 2nd), and with `viewers` browser viewers
+    connecting and dropping at once, rounds interleaved; a Markdown table of medians."""
+    h, w = stylizer.spec.height, stylizer.spec.width
+    cases = {"plain": {}, "background mask, every frame": {"mask_mode": "background", "mask_every": 1},
+             "background mask, every 2nd frame": {"mask_mode": "background", "mask_every": 2},
+             f"{viewers} browser viewers": {"viewers": viewers}}
+    runs: dict[str, list[tuple[float, dict]]] = {k: [] for k in cases}
+    resources = []
+    for _ in range(rounds):
+        for name, kw in cases.items():
+            before = (threading.active_count(), open_files())
+            runs[name].append(time_end_to_end(stylizer, model, style_path, h, w, frames, camera_fps, record=False, **kw))
+            if kw.get("viewers"):
+                time.sleep(1.0)  # the server's threads end with its close(): counted after
+                resources.append((before, (threading.active_count(), open_files())))
+    plain = statistics.median(f for f, _ in runs["plain"])
+    lines = ["| loop | fps | vs plain | mask ms | send ms | model ms | frames per viewer |", "|---|---|---|---|---|---|---|"]
+    for name, rs in runs.items():
+        fps = statistics.median(f for f, _ in rs)
+        st = {k: statistics.median(s.get(k, 0.0) for _, s in rs) for k in ("mask", "send", "model", "viewer_frames")}
+        lines.append(f"| {name} | {fps:.1f} | {100 * (fps / plain - 1):+.1f} % | {st['mask']:.2f} | {st['send']:.2f} | "
+                     f"{st['model']:.2f} | {st['viewer_frames']:.0f} |")
+    grown = [(a, b) for a, b in resources if b[0] > a[0] or b[1] > a[1]]
+    lines.append("")
+    lines.append(f"{w}x{h}, {frames} frames a run, camera at {camera_fps:.0f} fps, medians of {rounds} round(s). "
+                 f"Threads and open files before and after each viewer run: "
+                 + "; ".join(f"{a[0]}/{a[1]} -> {b[0]}/{b[1]}" for a, b in resources)
+                 + (" (grew)" if grown else " (no growth)"))
+    return "\n".join(lines)
 
 
 def stage_table(results: list[Result]) -> str:

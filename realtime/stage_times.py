@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-STAGES = ("wait", "resize", "mask", "model", "steady", "record", "show")  # the loop's, in order
+STAGES = ("wait", "resize", "mask", "model", "steady", "record", "send", "show")  # the loop's, in order
 BESIDE = ("decode", "encode")  # the other threads'
 
 

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import math
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 if not __package__:  # run as a script (python path/to/realtime/webcam.py) from anywhere: the repo importable
@@ -34,6 +36,8 @@ from realtime.keys import help_lines, parse_script  # noqa: E402
 from realtime.person_mask import MODES, MaskSettings  # noqa: E402
 from realtime.recorder import RecorderError, check_writable  # noqa: E402
 from realtime.style_bank import StyleBank  # noqa: E402
+from realtime.virtual_camera import VirtualCamera, VirtualCameraError  # noqa: E402
+from realtime.web_view import ServeError, WebView, parse_address  # noqa: E402
 
 log = logging.getLogger("realtime")
 
@@ -112,6 +116,13 @@ def fit_to_rate(build: Callable[[int, int], Stylizer], height: int, width: int, 
                       f"processing at {width}x{height} ({rate:.1f} fps){floor}")
 
 
+def serve_address(text: str) -> tuple[str, int]:
+    try:
+        return parse_address(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def open_display(enabled: bool, fullscreen: bool, window_size: tuple[int, int] | None = None) -> Display:
     try:
         return Display(enabled, fullscreen, window_size)
@@ -150,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-every", type=count,
                    help="segment every Nth frame and reuse the mask between (default 1 on a GPU, 2 on a CPU, "
                         "where it costs 6-9 ms a frame: BENCHMARKS.md)")
+    p.add_argument("--serve", type=serve_address, metavar="[HOST:]PORT",
+                   help="show the live picture in a browser at http://HOST:PORT/ with buttons for style, alpha and "
+                        "mask (this machine only unless a HOST such as 0.0.0.0 is given; needs "
+                        "requirements-extra.txt)")
+    p.add_argument("--virtual-cam", action="store_true",
+                   help="send the stylized picture to a virtual camera for Zoom, Meet, Teams or OBS (v4l2loopback "
+                        "on Linux, OBS Virtual Camera elsewhere; needs requirements-extra.txt)")
     p.add_argument("--record", type=Path,
                    help="record the stylized stream to this video file (key r toggles; H.264, VP8 for .webm, "
                         "GIF for .gif)")
@@ -190,14 +208,42 @@ def check_args(a: argparse.Namespace) -> dict[int, list[int]]:
     if a.style_dir is not None and not list_images(a.style_dir):
         raise ImageError(f"style folder has no images: {a.style_dir}")
     script = parse_script(a.keys)
+    if a.virtual_cam and importlib.util.find_spec("pyvirtualcam") is None:  # said now, not after the engine build
+        raise ValueError("--virtual-cam needs pyvirtualcam: pip install -r requirements-extra.txt")
     if a.record is not None:
         check_writable(a.record)
     return script
 
 
-def start(a: argparse.Namespace) -> tuple[CaptureThread, Stylizer, StyleBank, Display, str]:
-    """The source, the engine (fitted to --fps if asked), the styles and the window; the capture is stopped
-    again if anything after it fails."""
+@dataclass
+class Started:
+    capture: CaptureThread
+    stylizer: Stylizer
+    bank: StyleBank
+    display: Display
+    device: str
+    web: WebView | None = None
+    virtual_cam: VirtualCamera | None = None
+
+
+def start(a: argparse.Namespace) -> Started:
+    """The browser view (a port in use is said before any work), the source, the engine (fitted to --fps if
+    asked), the styles, the window and the virtual camera; what was opened is closed again if a later step
+    fails."""
+    web = WebView(*a.serve) if a.serve is not None else None
+    try:
+        started = _start(a)
+    except BaseException:
+        if web is not None:
+            web.close()
+        raise
+    started.web = web
+    if web is not None:
+        log.info("browser view at %s", web.url)
+    return started
+
+
+def _start(a: argparse.Namespace) -> Started:
     backend, precision, device = engine_options(a)
     choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
     model, model_why = load_model(a, device)
@@ -220,12 +266,18 @@ def start(a: argparse.Namespace) -> tuple[CaptureThread, Stylizer, StyleBank, Di
             stylizer, fitted = fit_to_rate(build, height, width, a.fps)
             log.info("%s", fitted)  # the window keeps (height, width): frames are scaled up to it
         display = open_display(not a.no_display, a.fullscreen or a.kiosk, (width, height))
+        try:
+            virtual_cam = (VirtualCamera(stylizer.spec.width, stylizer.spec.height, min(capture.fps, stylizer.rate()))
+                           if a.virtual_cam else None)
+        except BaseException:
+            display.close()
+            raise
     except BaseException:
         capture.stop()
         raise
     log.info("model %s; backend %s %s (%s) on %s, %dx%d, %d style(s)", model_why, stylizer.spec.backend,
              stylizer.spec.precision, stylizer.why, device, stylizer.spec.width, stylizer.spec.height, len(bank))
-    return capture, stylizer, bank, display, device
+    return Started(capture, stylizer, bank, display, device, virtual_cam=virtual_cam)
 
 
 @torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd
@@ -233,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         script = check_args(a)
-        capture, stylizer, bank, display, device = start(a)
-    except (ValueError, ImageError, WeightsError, SourceError, RecorderError, BackendError) as e:
+        s = start(a)
+    except (ValueError, ImageError, WeightsError, SourceError, RecorderError, BackendError, ServeError,
+            VirtualCameraError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C while an engine builds: nothing to save yet
@@ -245,12 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         cycle=a.cycle if a.cycle is not None else (30.0 if a.kiosk else None), max_frames=a.max_frames,
         key_script=script, stats_path=a.stats, snapshot_dir=a.snapshot_dir, stabilize=a.stabilize,
         fade=a.fade, mask_mode=a.mask_mode,
-        mask=MaskSettings(every=a.mask_every or (1 if device.startswith("cuda") else 2)),
+        mask=MaskSettings(every=a.mask_every or (1 if s.device.startswith("cuda") else 2)),
     )
-    app = LiveApp(cfg, capture, stylizer, bank, display)
+    app = LiveApp(cfg, s.capture, s.stylizer, s.bank, s.display, s.web, s.virtual_cam)
     if a.record is not None:
         app.toggle_recording()
     frames = app.run()
+    capture = s.capture
     damaged = f", {capture.skipped} damaged source frame(s) skipped" if capture.skipped else ""
     log.info("done: %d frames, %d dropped by capture, %d frame errors%s", frames, capture.dropped, app.errors, damaged)
     capture.wait_closed()  # everything is saved; a read held by a stalled stream must end before the process does

@@ -69,7 +69,8 @@ def test_headless_loop_with_scripted_keys_records_the_right_frames(clip, tmp_pat
     # where each frame's time went: every stage named, the model's share in it, and the parts within the whole
     for x in s:
         ms = x["ms"]
-        assert set(ms) == {"wait", "resize", "mask", "model", "steady", "record", "show", "other", "total"}
+        assert set(ms) == {"wait", "resize", "mask", "model", "steady", "record", "send", "show", "other",
+                           "total"}
         assert ms["model"] > 0 and ms["steady"] == 0
         assert ms["total"] >= ms["model"] + ms["resize"] + ms["record"] - 0.05  # each rounded to 0.01 ms
     assert any(x["decode_ms"] for x in s) and any(x["encode_ms"] for x in s)  # the threads beside the loop

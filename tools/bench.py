@@ -9,6 +9,7 @@ date, versions and command.
 
     python tools/bench.py --sizes 256,512 --backends eager,torchscript,onnx --append BENCHMARKS.md
     python tools/bench.py --writers h264,gif --sizes 256,480p --rounds 3 --e2e-frames 30
+    python tools/bench.py --outputs --sizes 480p --rounds 3 --e2e-frames 150 --viewers 50
 """
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ from engines.options import (  # noqa: E402
     say_engine_builds, whole,
 )
 from engines.weights import WeightsError  # noqa: E402
-from realtime.live_benchmark import WRITER_SUFFIX, bench, stage_table, writer_sweep, writer_table  # noqa: E402
+from engines.backends import make_stylizer  # noqa: E402
+from realtime.live_benchmark import (  # noqa: E402
+    WRITER_SUFFIX, bench, outputs_sweep, stage_table, writer_sweep, writer_table,
+)
 
 STYLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "painting.jpg"
 
@@ -68,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--writers", type=listed(one_of(tuple(WRITER_SUFFIX))),
                    help="time the video file writers instead of the model: comma list of h264, vp8, mpeg4, gif "
                         "(writing --e2e-frames frames of a painted pan at each size)")
+    p.add_argument("--outputs", action="store_true",
+                   help="time the live loop with its outputs instead: person masks (every frame, every 2nd) and "
+                        "--viewers browser viewers connecting and dropping at once, against the plain loop (first "
+                        "model, backend and size given; the camera at --camera-fps)")
+    p.add_argument("--viewers", type=count, default=50, help="browser viewers for --outputs (default 50)")
+    p.add_argument("--camera-fps", type=positive, default=30.0, help="the camera's rate for --outputs (default 30)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--append", type=Path, help="append the table to this Markdown file (e.g. BENCHMARKS.md)")
     p.add_argument("--note", default="", help="a line of context stored with the appended table")
@@ -124,13 +134,25 @@ def main(argv: list[str] | None = None) -> int:
         if a.writers:
             return bench_writers(a, argv)
         dev = resolve_device(a.device)
-        text = sweep(a, dev)
+        text = bench_outputs(a, dev) if a.outputs else sweep(a, dev)
     except (ValueError, BackendError, WeightsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if a.append:
         append_table(a.append, command(argv), dev, text, a.note, a.rounds)
     return 0
+
+
+def bench_outputs(a: argparse.Namespace, dev: str) -> str:
+    name, model = next(iter(models(a.model[:1], dev).items()))
+    backend = "auto" if "all" in a.backends else a.backends[0]
+    w, h = bench_size(a.sizes[0])
+    stylizer = make_stylizer(model, backend, h, w, device=dev, precision=a.precisions[0])
+    stylizer.warmup()
+    text = (f"{name} model, {stylizer.spec.backend} {stylizer.spec.precision}:\n\n"
+            + outputs_sweep(stylizer, model, STYLE, a.e2e_frames, a.camera_fps, a.rounds, a.viewers))
+    print(text)
+    return text
 
 
 def command(argv: list[str] | None) -> str:

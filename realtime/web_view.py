@@ -1,0 +1,323 @@
+"""The live stylized picture in a browser: `--serve [HOST:]PORT`.
+
+A page with the picture (MJPEG, which every browser shows in a plain <img>), the current style's name and
+thumbnail, and buttons that act as the keys do. aiohttp serves it from its own thread and event loop, so the
+live loop only hands over its newest frame (a reference, no copy, no encoding) and reads the buttons pressed.
+Each frame is JPEG-encoded once, when a viewer first asks for it, and shared by all viewers; a viewer always
+gets the newest frame when it is ready for one, so a slow viewer skips frames and never slows the loop or the
+other viewers. A viewer that goes away has its handler cancelled at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import ipaddress
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger("realtime")
+
+# what the page's buttons may do: the keys' actions (realtime/keys.py) that a visitor may press
+BUTTONS = {"prev": "p", "next": "n", "alpha_down": "-", "alpha_up": "+", "mask": "m"}
+BOUNDARY = "frame"
+
+
+class ServeError(RuntimeError):
+    pass
+
+
+class _OneLineBadRequests(logging.Filter):
+    """aiohttp logs a malformed request (a port scanner, a broken client) with a traceback: one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        if record.exc_info and isinstance(record.exc_info[1], HttpProcessingError):
+            log.info("web view: malformed request refused (%s)", str(record.exc_info[1]).splitlines()[0])
+            return False
+        return True
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """'8080' -> ('127.0.0.1', 8080); '0.0.0.0:8080', '[::1]:8080' as given. Port 0: any free port."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", text
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--serve wants [HOST:]PORT with a port from 0 to 65535, got {text!r}")
+    if not host:
+        raise ValueError(f"--serve wants [HOST:]PORT, got {text!r}")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost":
+            raise ValueError(f"--serve: {host!r} is not an IP address of this machine (e.g. 0.0.0.0 for every "
+                             "network, 127.0.0.1 for this machine only)") from None
+    return host, int(port)
+
+
+@dataclass
+class ViewState:
+    """What the page shows beside the picture."""
+    style: str = ""
+    style_index: int = 0
+    styles: int = 0
+    alpha: float = 1.0
+    mask: str = "whole"
+    style_path: str = ""
+
+
+class WebView:
+    """Serves from the moment it is made (a port in use fails here, before the model loads) until close()."""
+
+    def __init__(self, host: str, port: int, quality: int = 80) -> None:
+        if importlib.util.find_spec("aiohttp") is None:
+            raise ServeError("--serve needs aiohttp: pip install -r requirements-extra.txt")
+        server_log = logging.getLogger("aiohttp.server")
+        if not any(isinstance(f, _OneLineBadRequests) for f in server_log.filters):
+            server_log.addFilter(_OneLineBadRequests())
+        self.quality = quality
+        self._frame: np.ndarray | None = None
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._state = ViewState()
+        self._pressed: deque[str] = deque(maxlen=64)
+        self._jpeg: tuple[int, bytes] = (0, b"")
+        self._thumbs: dict[str, bytes] = {}
+        self.viewers = 0
+        self.served_frames = 0
+        self._closing = False
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._serve, args=(host, port), name="web-view", daemon=True)
+        self._thread.start()
+        self._started.wait()
+        if self._error is not None:
+            self._thread.join()
+            err = self._error
+            if isinstance(err, OSError) and err.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+                raise ServeError(f"--serve: port {port} on {host} is in use (pick another port)")
+            if isinstance(err, OSError) and err.errno in (99, 49, 10049):  # EADDRNOTAVAIL
+                raise ServeError(f"--serve: {host} is not an address of this machine")
+            if isinstance(err, PermissionError) or (isinstance(err, OSError) and err.errno == 13):
+                raise ServeError(f"--serve: no permission to listen on port {port} (ports below 1024 need root)")
+            raise ServeError(f"--serve: cannot listen on {host}:{port}: {err}")
+        bracket = f"[{host}]" if ":" in host else host
+        self.url = f"http://{bracket}:{self.port}/"
+
+    # --- the live loop's side ------------------------------------------------------------------------------
+    def publish(self, frame: np.ndarray, state: ViewState) -> None:
+        """The newest output frame (kept by reference: the loop makes a new array each frame) and the state."""
+        with self._lock:
+            self._frame, self._state = frame, state
+            self._seq += 1
+        if self.viewers:
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def pressed(self) -> list[str]:
+        """Key characters the page's buttons pressed since the last call, oldest first."""
+        keys = []
+        while self._pressed:
+            keys.append(self._pressed.popleft())
+        return keys
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout=5)
+
+    # --- the server's thread -------------------------------------------------------------------------------
+    def _serve(self, host: str, port: int) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._main(host, port))
+        except BaseException as e:  # noqa: BLE001  (reported by __init__ when it happens at start)
+            if not self._started.is_set():
+                self._error = e
+            else:
+                log.error("web view stopped: %s", e)
+        finally:
+            self._started.set()
+            self._loop.close()
+
+    async def _main(self, host: str, port: int) -> None:
+        from aiohttp import web
+
+        self._stop = asyncio.Event()
+        self._new_frame = asyncio.Event()
+        self._encoding = asyncio.Lock()
+        app = web.Application(client_max_size=1024)
+        app.add_routes([web.get("/", self._page), web.get("/stream.mjpg", self._stream),
+                        web.get("/state.json", self._state_json), web.get("/thumb.jpg", self._thumb),
+                        web.post("/press/{button}", self._press)])
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True,
+                               access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port, backlog=256)
+            await site.start()
+            self.port = runner.addresses[0][1]
+            self._started.set()
+            await self._stop.wait()
+        finally:
+            self._wake()  # streams see _closing and end
+            await runner.cleanup()
+
+    def _wake(self) -> None:
+        """Runs on the server's loop: every waiting stream looks for the newest frame."""
+        self._new_frame.set()
+        self._new_frame = asyncio.Event()
+
+    async def _newest_jpeg(self, after: int) -> tuple[int, bytes] | None:
+        """The newest frame newer than `after`, JPEG-encoded once for all viewers; None when closing."""
+        while not self._closing:
+            wake = self._new_frame
+            with self._lock:
+                seq, frame = self._seq, self._frame
+            if frame is not None and seq > after:
+                async with self._encoding:
+                    if self._jpeg[0] != seq:
+                        data = await asyncio.get_running_loop().run_in_executor(None, self._encode, frame)
+                        self._jpeg = (seq, data)
+                    return self._jpeg
+            await wake.wait()
+        return None
+
+    def _encode(self, frame: np.ndarray) -> bytes:
+        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        return buf.tobytes() if ok else b""
+
+    async def _stream(self, request):
+        from aiohttp import web
+
+        resp = web.StreamResponse(headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                                           "Cache-Control": "no-store"})
+        await resp.prepare(request)
+        self.viewers += 1
+        last = 0
+        try:
+            while True:
+                got = await self._newest_jpeg(last)
+                if got is None:
+                    break
+                last, data = got
+                await resp.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"
+                                 .encode() + data + b"\r\n")
+                self.served_frames += 1
+        except ConnectionError:
+            pass  # the viewer left while a frame was on its way (a cancelled handler ends by CancelledError)
+        finally:
+            self.viewers -= 1
+        return resp
+
+    async def _state_json(self, request):
+        from aiohttp import web
+
+        with self._lock:
+            s = self._state
+        return web.json_response({"style": s.style, "style_index": s.style_index, "styles": s.styles,
+                                  "alpha": s.alpha, "mask": s.mask, "viewers": self.viewers},
+                                 headers={"Cache-Control": "no-store"})
+
+    async def _thumb(self, request):
+        from aiohttp import web
+
+        with self._lock:
+            path = self._state.style_path
+        data = self._thumbs.get(path)
+        if data is None:
+            data = await asyncio.get_running_loop().run_in_executor(None, thumbnail, path)
+            if len(self._thumbs) > 256:
+                self._thumbs.clear()
+            self._thumbs[path] = data
+        if not data:
+            raise web.HTTPNotFound(text="no thumbnail for this style")
+        return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    async def _press(self, request):
+        from aiohttp import web
+
+        await request.read()  # a body is not expected; one over client_max_size is refused (413)
+        key = BUTTONS.get(request.match_info["button"])
+        if key is None:
+            raise web.HTTPNotFound(text=f"no button {request.match_info['button']!r}; buttons: {', '.join(BUTTONS)}")
+        self._pressed.append(key)
+        return web.json_response({"pressed": request.match_info["button"]})
+
+    async def _page(self, request):
+        from aiohttp import web
+
+        return web.Response(text=PAGE, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+def thumbnail(path: str, side: int = 160) -> bytes:
+    """A style's picture, `side` px on its longer side, as JPEG; b'' when it cannot be read (a file gone)."""
+    img = cv2.imread(path) if path and Path(path).is_file() else None
+    if img is None:
+        return b""
+    s = side / max(img.shape[:2])
+    small = cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))),
+                       interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return buf.tobytes() if ok else b""
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Live style transfer</title>
+<style>
+ body { margin: 0; background: #111; color: #eee; font: 16px system-ui, sans-serif; text-align: center; }
+ #live { max-width: 100%; max-height: 80vh; display: block; margin: 0 auto; background: #000; }
+ #bar { display: flex; gap: .6em; align-items: center; justify-content: center; flex-wrap: wrap; padding: .6em; }
+ #thumb { height: 64px; border: 1px solid #555; }
+ button { font-size: 1.1em; padding: .5em .9em; border-radius: .4em; border: 0; background: #333; color: #eee; }
+ button:active { background: #555; }
+</style></head>
+<body>
+<img id="live" src="/stream.mjpg" alt="the live stylized picture">
+<div id="bar">
+ <img id="thumb" alt="current style">
+ <span id="style">…</span>
+ <button id="prev" data-button="prev" title="previous style">&#9664; style</button>
+ <button id="next" data-button="next" title="next style">style &#9654;</button>
+ <button id="alpha_down" data-button="alpha_down" title="less style">alpha &minus;</button>
+ <span id="alpha"></span>
+ <button id="alpha_up" data-button="alpha_up" title="more style">alpha +</button>
+ <button id="mask" data-button="mask" title="whole frame / background only / person only">paint: <span id="mode"></span></button>
+</div>
+<script>
+let shown = null;
+async function refresh() {
+  try {
+    const s = await (await fetch('/state.json', {cache: 'no-store'})).json();
+    document.getElementById('style').textContent = s.style + ' (' + (s.style_index + 1) + '/' + s.styles + ')';
+    document.getElementById('alpha').textContent = s.alpha.toFixed(1);
+    document.getElementById('mode').textContent = s.mask === 'whole' ? 'whole frame' : s.mask + ' only';
+    if (shown !== s.style_index + ':' + s.style) {
+      shown = s.style_index + ':' + s.style;
+      document.getElementById('thumb').src = '/thumb.jpg?s=' + encodeURIComponent(shown);
+    }
+  } catch (e) { /* the app is restarting: try again on the next tick */ }
+}
+for (const b of document.querySelectorAll('button[data-button]')) {
+  b.addEventListener('click', async () => {
+    await fetch('/press/' + b.dataset.button, {method: 'POST'});
+    setTimeout(refresh, 150);
+  });
+}
+refresh();
+setInterval(refresh, 1000);
+</script>
+</body></html>
+"""
