@@ -278,7 +278,7 @@ PAGE = """<!doctype html>
 <title>Live style transfer</title>
 <style>
  body { margin: 0; background: #111; color: #eee; font: 16px system-ui, sans-serif; text-align: center; }
- #live { max-width: 100%; max-height: 80vh; display: block; margin: 0 auto; background: #000; }
+ #live { width: 100%; height: 80vh; object-fit: contain; display: block; background: #000; }
  #bar { display: flex; gap: .6em; align-items: center; justify-content: center; flex-wrap: wrap; padding: .6em; }
  #thumb { height: 64px; border: 1px solid #555; }
  button { font-size: 1.1em; padding: .5em .9em; border-radius: .4em; border: 0; background: #333; color: #eee; }

@@ -199,7 +199,8 @@ def test_fp16_graph_runs_and_leaves_the_callers_model_fp32(shipped_lite):
     s = styles(shipped_lite)[0]
     spec = B.EngineSpec("eager", 64, 96, 1, "cpu", "fp32", shipped_lite.encoder.channels[-1])
     run = [B._graph(shipped_lite, replace(spec, precision=p)) for p in ("fp32", "fp16")]
-    ins = (torch.from_numpy(frame[None]), s.mean, s.std, torch.ones(1), torch.zeros(1))
+    ins = (torch.from_numpy(frame[None]), s.mean, s.std, torch.ones(1), torch.zeros(1),
+           torch.full((1, 64, 96), 255, dtype=torch.uint8))
     ref, half = (g(*ins).numpy()[0] for g in run)
     assert psnr(half, ref) >= 35
     assert all(p.dtype == torch.float32 for p in shipped_lite.parameters())

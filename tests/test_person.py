@@ -93,8 +93,8 @@ def test_live_mask_modes_paint_one_part_and_keep_the_other(person_clip, tmp_path
     from media import decode_frames
 
     stats = tmp_path / "stats.jsonl"
-    r = webcam("--style", str(DATA / "painting.jpg"), "--source", str(person_clip), "--no-display", "--model", "lite",
-               "--max-frames", "8", "--mask-mode", mode, "--keys", "5:s,6:m", "--snapshot-dir", str(tmp_path),
+    r = webcam("--style", str(DATA / "painting.jpg"), "--source", str(person_clip), "--loop", "--no-display",
+               "--model", "lite", "--max-frames", "8", "--mask-mode", mode, "--keys", "5:s,6:m", "--snapshot-dir", str(tmp_path),
                "--stats", str(stats))
     assert r.returncode == 0, r.stderr
     (snap,) = tmp_path.glob("snapshot-*.png")
@@ -147,3 +147,44 @@ def test_video_tool_refuses_a_mask_video_with_a_mask_mode(person_clip, tmp_path)
                         "--style", str(DATA / "painting.jpg"), "--mask-video", str(person_clip), "--mask-mode", "person"],
                        capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == "error: give --mask-video or --mask-mode, not both"
+
+
+def test_masks_are_steadied_over_time_and_feathered():
+    """Camera noise makes the raw mask's edge shimmer from frame to frame; averaging over time calms it, and
+    the feather turns the steep outline into a gentle ramp."""
+    from realtime.person_mask import MaskSettings, PersonMasker
+
+    photo = cv2.resize(cv2.imread(str(DATA / "astronaut.jpg")), (320, 240), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(0)
+    frames = [np.clip(photo + rng.normal(0, 12, photo.shape), 0, 255).astype(np.uint8) for _ in range(12)]
+
+    def shimmer(keep: float) -> float:
+        masker = PersonMasker(240, 320, MaskSettings(every=1, keep=keep, feather=0.0))
+        regions = [masker.region(f, "person").astype(float) for f in frames]
+        return float(np.mean([np.abs(a - b).mean() for a, b in zip(regions[4:], regions[5:])]))
+
+    assert shimmer(0.5) < 0.7 * shimmer(0.0)
+    def steepest(region: np.ndarray) -> int:  # the largest step between neighbouring pixels, in grey levels
+        r = region.astype(int)
+        return int(max(np.abs(np.diff(r, axis=0)).max(), np.abs(np.diff(r, axis=1)).max()))
+
+    sharp = steepest(PersonMasker(240, 320, MaskSettings(feather=0.0)).region(photo, "person"))
+    soft = steepest(PersonMasker(240, 320, MaskSettings(feather=0.02)).region(photo, "person"))
+    assert sharp > 80 and soft < sharp / 3  # no more cut-out edge: the painting fades in over pixels
+    both = PersonMasker(240, 320)
+    background, person = both.region(photo, "background").astype(int), both.region(photo, "person").astype(int)
+    assert np.abs(background + person - 255).max() <= 1  # the two modes paint complementary parts
+    assert both.region(photo, "whole") is None
+
+
+def test_the_segmenter_runs_every_nth_frame_and_the_mask_is_reused_between():
+    from realtime.person_mask import MaskSettings, PersonMasker
+
+    photo = cv2.resize(cv2.imread(str(DATA / "astronaut.jpg")), (320, 240), interpolation=cv2.INTER_AREA)
+    masker = PersonMasker(240, 320, MaskSettings(every=3))
+    for _ in range(9):
+        masker.region(photo, "background")
+    assert masker.updates == 3
+    masker.reset()
+    masker.region(photo, "person")
+    assert masker.updates == 4  # a cut starts afresh at once

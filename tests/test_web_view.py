@@ -197,3 +197,17 @@ def test_the_page_in_a_real_browser_shows_the_stream_and_its_buttons_switch_the_
         app.terminate()
         app.wait(timeout=30)
     assert app.returncode == 0
+
+
+def test_a_kiosk_combines_a_mask_and_a_page_for_the_local_network(tmp_path):
+    """--kiosk with --mask-mode and --serve on a host: it starts, serves and paints, and stops cleanly."""
+    from media import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", frames=20, width=160, height=120)
+    r = subprocess.run([sys.executable, "-m", "realtime.webcam", "--style", str(DATA / "painting.jpg"), "--source",
+                        str(clip), "--kiosk", "--no-display", "--mask-mode", "background", "--serve", "0.0.0.0:0",
+                        "--max-frames", "10", "--log-file", str(tmp_path / "kiosk.log"), "--model", "lite"],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"browser view at http://0\.0\.0\.0:\d+/", r.stderr)
+    assert "done: 10 frames" in (tmp_path / "kiosk.log").read_text()

@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         frames = np.random.default_rng(0).integers(0, 256, (a.batch, h, w, 3), dtype=np.uint8)
         c = model.encoder.channels[-1]
         feeds = {"frames": frames, "style_mean": np.full(c, 2.0, np.float32), "style_std": np.full(c, 3.0, np.float32),
-                 "alpha": np.ones(1, np.float32), "color": np.zeros(1, np.float32)}
+                 "alpha": np.ones(1, np.float32), "color": np.zeros(1, np.float32),
+                 "region": np.full((a.batch, h, w), 255, np.uint8)}
+        feeds["region"][:, :, w // 2:] = 0  # half painted: the region input is checked too
         got = sess.run(None, feeds)[0]
         want = graph(*(torch.from_numpy(v) for v in feeds.values())).numpy()
         err = int(np.abs(got.astype(int) - want).max())
