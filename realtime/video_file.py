@@ -63,19 +63,21 @@ def output_size(p: Probe, size: int | None, scale: float | None) -> tuple[int, i
 
 
 def decode_thread(path: Path, start: float | None, end: float | None, out: queue.Queue, packets: queue.Queue,
-                  stop: threading.Event, stats: dict, copy_indexes: tuple[int, ...] = ()) -> None:
+                  stop: threading.Event, stats: dict, copy_indexes: tuple[int, ...] = (), shift: bool = True) -> None:
     """Demux once: video frames -> `out` as (BGR, pts), packets of the `copy_indexes` streams -> `packets`;
     corrupt packets counted, skipped; None on `out` at the end.
 
-    With --start every stream's timestamps move back by the same `start`, so they stay in sync.
+    With --start every stream's timestamps move back by the same `start`, so they stay in sync; `shift=False`
+    keeps them (a segment of a file that is joined again afterwards).
     """
     try:
         with av.open(str(path)) as c:
             v = c.streams.video[0]
             copies = [s for s in c.streams if s.index in copy_indexes]
-            vshift = int(round(start / v.time_base)) if start else 0
+            seek = int(round(start / v.time_base)) if start else 0
+            vshift = seek if shift else 0
             if start:
-                c.seek(vshift, stream=v, backward=True)
+                c.seek(seek, stream=v, backward=True)
             for packet in c.demux([v, *copies]):
                 if stop.is_set():
                     break

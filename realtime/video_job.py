@@ -14,18 +14,20 @@ import queue
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import av
 import cv2
 import numpy as np
 
-from engines.backends import check_memory, check_style_memory, choose_backend, make_stylizer
-from engines.images import bgr_to_tensor, read_bgr, read_short
-from engines.model import StyleStats, mix_styles
-from engines.options import check_alpha, engine_options, load_model, style_weights
+from engines.backends import check_memory, choose_backend
+from engines.images import read_bgr
+from engines.model import mix_styles
+from engines.options import check_alpha, engine_options, style_weights
 from engines.output_paths import check_outputs
 from realtime.mask_video import MaskedStylizer
+from realtime.model_cache import ModelCache
 from realtime.person_mask import MaskSettings, PersonMasker
 from realtime.recorder import RecorderError, VideoWriter, check_writable, copyable
 from realtime.stabilize import Stabilizer
@@ -33,9 +35,21 @@ from realtime.stop_signals import StopSignals
 from realtime.video_file import Probe, VideoError, decode_thread, output_size, partial_path, probe
 
 
+@dataclass(frozen=True)
+class Segment:
+    """A part of a file made on its own and joined to the others afterwards (tools/batch.py): its timestamps are
+    kept, no audio. Frames from `decode_from` (a few before `start` with --stabilize, so the steadied texture
+    carries over the seam) go through the model; those from `start` to before `end` are written (seconds)."""
+    decode_from: float | None
+    start: float | None
+    end: float | None
+
+
 class VideoJob:
-    def __init__(self, a: argparse.Namespace) -> None:
+    def __init__(self, a: argparse.Namespace, cache: ModelCache | None = None, segment: Segment | None = None) -> None:
         self.a = a
+        self.segment = segment
+        self.cache = cache or ModelCache()  # a batch worker passes its own: model and engines kept between files
         self.tmp = partial_path(a.output)
         self.written = 0
         self.stats = {"corrupt": 0, "error": None}
@@ -88,12 +102,8 @@ class VideoJob:
         a = self.a
         backend, precision, device = engine_options(a)
         choose_backend(backend, device, precision)  # an unavailable backend fails here, before any work
-        model, self.model_why = load_model(a, device)
-        styles: list[StyleStats] = []
-        for path in a.style:
-            image = read_short(path, a.style_size)
-            check_style_memory(model, *image.shape[:2])
-            styles.append(model.encode_style(bgr_to_tensor(image)))
+        model, self.model_why = self.cache.model(a, device)
+        styles = [self.cache.style(model, path, a.style_size) for path in a.style]
         self.width, self.height = output_size(info, a.size, a.scale)
         self.stabilizer = Stabilizer() if a.stabilize else None
         if a.mask_video is not None:  # masks need the eager model: no engine is built
@@ -102,8 +112,7 @@ class VideoJob:
             return self.masked, "eager fp32 (masks run the eager model)"
         self.masked = None
         style, color = mix_styles(styles, weights), 1.0 if a.preserve_color else 0.0
-        stylizer = make_stylizer(model, backend, self.height, self.width, batch=a.batch, device=device,
-                                 precision=precision)
+        stylizer = self.cache.stylizer(model, backend, self.height, self.width, a.batch, device, precision)
         masker = (PersonMasker(self.height, self.width, MaskSettings(every=1), device)
                   if a.mask_mode != "whole" else None)
 
@@ -117,7 +126,8 @@ class VideoJob:
         """The partial file's writer, with the streams the output's container can hold copied as they are."""
         a = self.a
         with av.open(str(a.input)) as src:
-            copies, left_out = copyable(a.output, [s for s in src.streams if s.index in info.copy_indexes])
+            wanted = () if self.segment else info.copy_indexes  # a segment's audio comes from the source at the join
+            copies, left_out = copyable(a.output, [s for s in src.streams if s.index in wanted])
             copy_indexes = tuple(s.index for s in copies)  # read now: the streams go with the container
             for s in left_out:
                 print(f"note: {s.type} stream #{s.index} ({s.codec_context.name if s.codec_context else '?'}) left "
@@ -144,8 +154,10 @@ class VideoJob:
         frames_q: queue.Queue = queue.Queue(maxsize=4 * a.batch)
         packets_q: queue.Queue = queue.Queue()
         stop = threading.Event()
+        start, end = (self.segment.decode_from, self.segment.end) if self.segment else (a.start, a.end)
         reader = threading.Thread(target=decode_thread, daemon=True,
-                                  args=(a.input, a.start, a.end, frames_q, packets_q, stop, self.stats, copy_indexes))
+                                  args=(a.input, start, end, frames_q, packets_q, stop, self.stats, copy_indexes,
+                                        self.segment is None))
         bar = tqdm(total=self.expected_frames(info) or None, unit="frame", disable=a.quiet, dynamic_ncols=True)
         interrupted = False
         with StopSignals() as intr:
@@ -197,6 +209,9 @@ class VideoJob:
             out = np.stack([self.stabilizer(c, o) for c, o in zip(batch, out)])
         flush_packets(writer, packets_q)
         for img, p in zip(out, pts):
+            if self.segment and self.segment.start is not None and p is not None \
+                    and float(p * info.time_base) < self.segment.start:
+                continue  # decoded to steady the texture into the segment; the previous segment has it
             # a raw stream (.h264) carries no timestamps: frame n is shown at n / rate, in time_base ticks
             writer.write(img, p if p is not None else round(self.written / (info.rate * info.time_base)))
             self.written += 1

@@ -44,6 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", type=Path, help="input video file")
     p.add_argument("-o", "--output", type=Path, required=True, help="output file (container from the extension)")
+    add_video_options(p)
+    p.add_argument("--start", type=seconds, help="start time in seconds")
+    p.add_argument("--end", type=seconds, help="end time in seconds")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no start-up lines: errors only")
+    return p
+
+
+def add_video_options(p: argparse.ArgumentParser) -> None:
+    """How each file is stylized: shared with tools/batch.py, which runs the same job on many files."""
     p.add_argument("--style", action="append", required=True, help="style image (repeat to interpolate several)")
     p.add_argument("--weights", help="interpolation weights, one per style, summing to 1 (e.g. 0.7,0.3)")
     p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
@@ -64,13 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", default="auto", choices=["auto", *CODECS],
                    help="video codec (default auto: H.264, VP8 for .webm, GIF for .gif)")
     p.add_argument("--batch", type=count, default=1, help="frames per model call (default 1; 4-8 helps on a GPU)")
-    p.add_argument("--start", type=seconds, help="start time in seconds")
-    p.add_argument("--end", type=seconds, help="end time in seconds")
     p.add_argument("--stabilize", action="store_true", help="reduce flicker: blend with the previous result warped by optical flow")
     p.add_argument("--style-size", type=image_side, default=512, help="style images' shorter side when encoded (default 512)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no start-up lines: errors only")
-    return p
 
 
 @torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd

@@ -1,0 +1,391 @@
+"""Many video files on Ray: a worker per CPU slot or GPU share keeps its model, a manifest makes re-runs resume.
+
+The same job as tools/video.py (realtime/video_job.py) runs on each file, so outputs keep timestamps, rotation,
+audio and subtitles exactly as that tool does. A long file is cut at keyframes into parts that several
+workers make at once and that are joined without re-encoding (realtime/video_segments.py). Ray runs the same
+code on a laptop (a local instance, the default) and on a cluster (`--address`; the output folder must then be
+one that every node sees). The driver hands parts to idle workers, retries a failed one a bounded number of
+times, records each finished part and file in a manifest written atomically, and shows one progress bar for
+the whole batch. A re-run skips what the manifest says is done for the same inputs and options.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import av
+
+from engines.atomic_write import write_atomically
+from realtime.video_file import VideoError, partial_path, probe
+from realtime.video_job import Segment
+from realtime.video_segments import join, plan_segments
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".gif", ".h264", ".flv",
+                  ".wmv", ".3gp"}
+LIST_SUFFIXES = {".txt", ".list"}
+MANIFEST = ".batch-manifest.json"
+FAIL_ONCE_ENV = "REALTIME_BATCH_FAIL_ONCE"  # tests: the named input's first attempt fails (a flaky worker)
+# what each file is made with: changing any of these makes a done file due again
+JOB_OPTIONS = ("style", "weights", "alpha", "preserve_color", "mask_video", "mask_mode", "size", "scale", "backend",
+               "precision", "device", "model", "model_weights", "vgg", "decoder", "crf", "codec", "batch",
+               "stabilize", "style_size", "fp16")
+
+
+class BatchError(RuntimeError):
+    pass
+
+
+def collect_inputs(items: list[Path]) -> list[Path]:
+    """Files as given, folders' video files (sorted, not recursive), and list files' lines (# comments)."""
+    found: list[Path] = []
+    for item in items:
+        if item.is_dir():
+            found += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        elif item.suffix.lower() in LIST_SUFFIXES and item.is_file():
+            for line in item.read_text().splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    p = Path(line)
+                    found.append(p if p.is_absolute() else item.parent / p)
+        elif item.is_file():
+            found.append(item)
+        else:
+            raise BatchError(f"input not found: {item}")
+    seen, unique = set(), []
+    for p in found:
+        if p.resolve() not in seen:
+            seen.add(p.resolve())
+            unique.append(p)
+    if not unique:
+        raise BatchError("no video files in the inputs given")
+    names = [p.name for p in unique]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise BatchError(f"two inputs share a name and would share an output: {', '.join(twice)}")
+    return unique
+
+
+def options_key(a: argparse.Namespace) -> str:
+    """A digest of the options each file is made with, style files' contents included."""
+    d = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items() if k in JOB_OPTIONS}
+    h = hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode())
+    for s in a.style:
+        h.update(Path(s).read_bytes())
+    return h.hexdigest()[:20]
+
+
+def input_key(path: Path) -> str:
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+class Manifest:
+    """out_dir/.batch-manifest.json: the files and the parts of files done, with what they were made with;
+    replaced whole (write_atomically) after each, so an interruption at any moment leaves a consistent one."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / MANIFEST
+        self.done: dict[str, dict] = {}
+        self.parts: dict[str, dict] = {}
+        if self.path.is_file():
+            try:
+                data = json.loads(self.path.read_text())
+                self.done, self.parts = data.get("done", {}), data.get("parts", {})
+            except (OSError, ValueError):
+                pass  # unreadable (never half-written): everything is due again
+
+    def is_done(self, key: str, options: str, output: Path) -> bool:
+        entry = self.done.get(key)
+        return bool(entry) and entry.get("options") == options and output.is_file()
+
+    def part_done(self, part_key: str, options: str, output: Path) -> bool:
+        entry = self.parts.get(part_key)
+        return bool(entry) and entry.get("options") == options and output.is_file()
+
+    def mark_done(self, key: str, entry: dict) -> None:
+        self.done[key] = entry
+        self.parts = {k: v for k, v in self.parts.items() if not k.startswith(key + "#")}
+        self._save()
+
+    def mark_part(self, part_key: str, entry: dict) -> None:
+        self.parts[part_key] = entry
+        self._save()
+
+    def _save(self) -> None:
+        data = json.dumps({"version": 1, "done": self.done, "parts": self.parts}, indent=1).encode()
+        write_atomically(self.path, lambda tmp: tmp.write_bytes(data))
+
+
+@dataclass
+class Task:
+    """One worker call: a whole file, or part `part` of `parts` of one (`segment`: decode_from, start, end)."""
+    input: str
+    output: str
+    frames: int          # expected, for the progress bar
+    key: str             # the input's key; a part's manifest key adds #part
+    part: int = 0
+    parts: int = 1
+    segment: tuple | None = None
+    attempts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def part_key(self) -> str:
+        return f"{self.key}#{self.part}"
+
+
+@dataclass
+class FileJob:
+    """A file cut into parts: joined into `output` when every part is done."""
+    input: str
+    output: str
+    key: str
+    parts: list[str]
+    frames: dict[int, int] = field(default_factory=dict)
+    failed: bool = False
+
+
+@dataclass
+class Outcome:
+    input: str
+    frames: int = 0
+    seconds: float = 0.0
+    result: str = ""
+
+
+def plan(a: argparse.Namespace) -> tuple[list[Task], dict[str, FileJob], list[Outcome], Manifest, str]:
+    """The tasks still due (with their expected frame counts), the files being made in parts, the files
+    already done, the manifest and the options' key."""
+    inputs = collect_inputs(a.inputs)
+    a.out_dir.mkdir(parents=True, exist_ok=True)
+    manifest, options = Manifest(a.out_dir), options_key(a)
+    due, split, skipped = [], {}, []
+    for path in inputs:
+        out = a.out_dir / (path.stem + (a.suffix or path.suffix))
+        key = input_key(path)
+        if manifest.is_done(key, options, out):
+            skipped.append(Outcome(str(path), manifest.done[key].get("frames", 0), 0.0, "done before"))
+            continue
+        if out.exists() and not a.overwrite:
+            raise BatchError(f"{out} exists and is not in the manifest of this batch (another run's, or yours?); "
+                             "give --overwrite to replace it")
+        partial_path(out).unlink(missing_ok=True)  # an interrupted run's partial file: this one starts afresh
+        info = probe(path)  # unreadable inputs fail here, before any worker starts
+        length = info.frames / float(info.rate)
+        segments = plan_segments(path, a.segment_seconds, a.stabilize) if length >= 2 * a.segment_seconds else []
+        if len(segments) < 2:
+            due.append(Task(str(path), str(out), info.frames, key))
+            continue
+        parts_dir = a.out_dir / ".parts"
+        parts_dir.mkdir(exist_ok=True)
+        job = FileJob(str(path), str(out), key, [str(parts_dir / f"{path.stem}.part{k}{out.suffix}")
+                                                 for k in range(len(segments))])
+        split[key] = job
+        for k, seg in enumerate(segments):
+            t = Task(str(path), job.parts[k], round(info.frames / len(segments)), key, k, len(segments),
+                     (seg.decode_from, seg.start, seg.end))
+            if manifest.part_done(t.part_key, options, Path(t.output)):
+                job.frames[k] = manifest.parts[t.part_key]["frames"]
+            else:
+                partial_path(Path(t.output)).unlink(missing_ok=True)
+                due.append(t)
+    return due, split, skipped, manifest, options
+
+
+def job_namespace(options: dict, task: Task) -> argparse.Namespace:
+    return argparse.Namespace(**options, input=Path(task.input), output=Path(task.output), start=None, end=None,
+                              overwrite=True, quiet=True)
+
+
+def make_worker_class(ray):
+    """The Ray actor: the model, styles and engines kept for its life; `progress` answers while `run` works."""
+
+    @ray.remote(max_concurrency=2)
+    class Worker:
+        def __init__(self, options: dict, threads: int) -> None:
+            import torch
+
+            from realtime.model_cache import ModelCache
+
+            torch.set_num_threads(max(1, threads))
+            self.options, self.cache, self.job = options, ModelCache(), None
+
+        def run(self, task: dict) -> dict:
+            import torch
+
+            from realtime.video_job import VideoJob
+
+            t = Task(**task)
+            self.job = None  # progress() says 0 until this file's job exists
+            if os.environ.get(FAIL_ONCE_ENV) == Path(t.input).name and t.attempts == 1:
+                raise RuntimeError(f"injected failure ({FAIL_ONCE_ENV})")
+            t0 = time.perf_counter()
+            self.job = VideoJob(job_namespace(self.options, t), self.cache,
+                                Segment(*t.segment) if t.segment else None)
+            with torch.no_grad():
+                rc = self.job.run()
+            if rc != 0:
+                raise RuntimeError(f"the job ended with exit status {rc}")
+            return {"frames": self.job.written, "seconds": time.perf_counter() - t0}
+
+        def progress(self) -> int:
+            return self.job.written if self.job is not None else 0
+
+        def reset_progress(self) -> None:
+            self.job = None
+
+    return Worker
+
+
+def one_line(e: BaseException) -> str:
+    """The cause's own line of a Ray task error (Ray wraps it in a traceback)."""
+    cause = getattr(e, "cause", None) or e
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[-1] if text else ''}".strip()
+
+
+def run_batch(a: argparse.Namespace, options: dict) -> int:
+    """0 all done, 1 some failed, 130 interrupted (the manifest keeps every file finished)."""
+    tasks, split, outcomes, manifest, key = plan(a)
+    for job in [j for j in split.values() if len(j.frames) == len(j.parts)]:  # all parts done before: join now
+        outcomes.append(finish_file(job, manifest, key, 0.0))
+    if not tasks:
+        print(f"nothing to do: all {len(outcomes)} output(s) in {a.out_dir} are done "
+              f"(per {manifest.path.name}; --overwrite does not redo them, delete the manifest to)")
+        print_summary(outcomes)
+        return 0
+    try:
+        import ray
+    except ImportError:
+        raise BatchError("tools/batch.py needs Ray: pip install -r requirements-extra.txt") from None
+    env = {FAIL_ONCE_ENV: os.environ[FAIL_ONCE_ENV]} if FAIL_ONCE_ENV in os.environ else {}
+    init = {"address": a.address} if a.address else {"num_cpus": a.cpus or os.cpu_count(), "include_dashboard": False}
+    ray.init(**init, log_to_driver=False, runtime_env={"env_vars": env} if env else None,
+             configure_logging=True, logging_level="ERROR")
+    try:
+        return drive(ray, a, options, tasks, split, outcomes, manifest, key)
+    finally:
+        ray.shutdown()
+
+
+def finish_file(job: FileJob, manifest: Manifest, key: str, seconds: float) -> Outcome:
+    """A file's parts joined into its output (through NAME.partial.EXT, renamed when whole)."""
+    out = Path(job.output)
+    tmp = partial_path(out)
+    try:
+        frames = join(Path(job.input), [Path(p) for p in job.parts], tmp)
+    except (VideoError, OSError, av.FFmpegError) as e:
+        tmp.unlink(missing_ok=True)
+        return Outcome(job.input, 0, seconds, f"FAILED joining its {len(job.parts)} parts: {e}")
+    if frames != sum(job.frames.values()):
+        tmp.unlink(missing_ok=True)
+        return Outcome(job.input, 0, seconds, f"FAILED: the parts hold {sum(job.frames.values())} frames, "
+                                              f"the join {frames}")
+    tmp.replace(out)
+    manifest.mark_done(job.key, {"output": job.output, "frames": frames, "options": key, "parts": len(job.parts),
+                                 "seconds": round(seconds, 2)})
+    for p in job.parts:
+        Path(p).unlink(missing_ok=True)
+    return Outcome(job.input, frames, seconds, f"done ({len(job.parts)} parts joined)")
+
+
+def drive(ray, a, options, tasks: list[Task], split: dict[str, FileJob], outcomes: list[Outcome],
+          manifest: Manifest, key: str) -> int:
+    from tqdm import tqdm
+
+    Worker = make_worker_class(ray)
+    resources = {"num_cpus": a.cpus_per_worker, "num_gpus": a.gpus_per_worker}
+    n = a.workers or max(1, int(ray.available_resources().get("CPU", 1) // a.cpus_per_worker))
+    n = min(n, len(tasks))
+    threads = max(1, int(a.cpus_per_worker))
+    new_worker = lambda: Worker.options(**resources).remote(options, threads)  # noqa: E731
+    free = [new_worker() for _ in range(n)]
+    pending, inflight = deque(tasks), {}
+    done_frames, failed = 0, 0
+    seconds: dict[str, float] = {}  # worker time per file, its parts added up
+    bar = tqdm(total=sum(t.frames for t in tasks) or None, unit="frame", dynamic_ncols=True, disable=a.quiet)
+    files = len({t.key for t in tasks})
+    print(f"{files} file(s) to do ({len(tasks)} task(s): long files in parts) on {n} worker(s)"
+          + (f"; {len(outcomes)} done before, skipped" if outcomes else ""), file=sys.stderr)
+    try:
+        while pending or inflight:
+            while pending and free:
+                worker, task = free.pop(), pending.popleft()
+                task.attempts += 1
+                inflight[worker.run.remote(asdict(task))] = (task, worker)
+            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
+            for ref in ready:
+                task, worker = inflight.pop(ref)
+                try:
+                    r = ray.get(ref)
+                except ray.exceptions.RayActorError as e:  # the worker died (memory, a crash): a fresh one
+                    r, worker = None, new_worker()
+                    task.errors.append(one_line(e))
+                except ray.exceptions.RayError as e:
+                    r = None
+                    task.errors.append(one_line(e))
+                    worker.reset_progress.remote()
+                free.append(worker)
+                retried = f" (after {task.attempts} attempts)" if task.attempts > 1 else ""
+                job = split.get(task.key)
+                if r is not None:
+                    done_frames += r["frames"]
+                    seconds[task.key] = seconds.get(task.key, 0.0) + r["seconds"]
+                    if job is None:
+                        manifest.mark_done(task.key, {"output": task.output, "frames": r["frames"], "options": key,
+                                                      "seconds": round(r["seconds"], 2)})
+                        outcomes.append(Outcome(task.input, r["frames"], r["seconds"], "done" + retried))
+                    else:
+                        manifest.mark_part(task.part_key, {"output": task.output, "frames": r["frames"],
+                                                           "options": key})
+                        job.frames[task.part] = r["frames"]
+                        if len(job.frames) == len(job.parts) and not job.failed:
+                            outcome = finish_file(job, manifest, key, seconds[task.key])
+                            failed += outcome.result.startswith("FAILED")
+                            outcomes.append(outcome)
+                elif task.attempts <= a.retries:
+                    what = f"part {task.part + 1}/{task.parts} of " if job else ""
+                    print(f"retrying {what}{Path(task.input).name} ({task.errors[-1]})", file=sys.stderr)
+                    pending.append(task)
+                elif job is None or not job.failed:
+                    failed += 1
+                    Path(task.output).unlink(missing_ok=True)
+                    what = f"part {task.part + 1}/{task.parts} " if job else ""
+                    outcomes.append(Outcome(task.input, 0, 0.0, f"FAILED: {what}after {task.attempts} attempts: "
+                                                                f"{task.errors[-1]}"))
+                    if job is not None:  # the other parts of that file are of no use now
+                        job.failed = True
+                        pending = deque(t for t in pending if t.key != task.key)
+            busy = [w for _, w in inflight.values()]
+            running = sum(ray.get([w.progress.remote() for w in busy], timeout=10)) if busy else 0
+            bar.n = done_frames + running
+            bar.refresh()
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"interrupted: {len(outcomes)} file(s) finished are in the manifest; the same command resumes",
+              file=sys.stderr)
+        print_summary(outcomes)
+        return 130
+    bar.close()
+    print_summary(outcomes)
+    return 1 if failed else 0
+
+
+def print_summary(outcomes: list[Outcome]) -> None:
+    width = max([len(Path(o.input).name) for o in outcomes] + [4])
+    print(f"{'file':<{width}}  {'frames':>7}  {'seconds':>8}  result")
+    for o in outcomes:
+        print(f"{Path(o.input).name:<{width}}  {o.frames:>7}  {o.seconds:>8.1f}  {o.result}")
+    total = sum(o.frames for o in outcomes)
+    print(f"{'all':<{width}}  {total:>7}  {'':>8}  {sum(o.result.startswith('done') for o in outcomes)} done, "
+          f"{sum(o.result.startswith('FAILED') for o in outcomes)} failed")
+
+
+__all__ = ["BatchError", "VideoError", "collect_inputs", "run_batch"]
