@@ -23,6 +23,7 @@ from pathlib import Path
 import av
 
 from engines.atomic_write import write_atomically
+from realtime.stop_signals import StopSignals
 from realtime.video_file import VideoError, partial_path, probe
 from realtime.video_job import Segment
 from realtime.video_segments import join, plan_segments
@@ -270,7 +271,7 @@ def run_batch(a: argparse.Namespace, options: dict) -> int:
     ray.init(**init, log_to_driver=False, runtime_env={"env_vars": env} if env else None,
              configure_logging=True, logging_level="ERROR")
     try:
-        return drive(ray, a, options, tasks, split, outcomes, manifest, key)
+        return Driver(ray, a, options, tasks, split, outcomes, manifest, key).run()
     finally:
         ray.shutdown()
 
@@ -296,86 +297,109 @@ def finish_file(job: FileJob, manifest: Manifest, key: str, seconds: float) -> O
     return Outcome(job.input, frames, seconds, f"done ({len(job.parts)} parts joined)")
 
 
-def drive(ray, a, options, tasks: list[Task], split: dict[str, FileJob], outcomes: list[Outcome],
-          manifest: Manifest, key: str) -> int:
-    from tqdm import tqdm
+class Driver:
+    """Hands tasks to idle workers, settles each one that ends (done, retried or failed), shows progress."""
 
-    Worker = make_worker_class(ray)
-    resources = {"num_cpus": a.cpus_per_worker, "num_gpus": a.gpus_per_worker}
-    n = a.workers or max(1, int(ray.available_resources().get("CPU", 1) // a.cpus_per_worker))
-    n = min(n, len(tasks))
-    threads = max(1, int(a.cpus_per_worker))
-    new_worker = lambda: Worker.options(**resources).remote(options, threads)  # noqa: E731
-    free = [new_worker() for _ in range(n)]
-    pending, inflight = deque(tasks), {}
-    done_frames, failed = 0, 0
-    seconds: dict[str, float] = {}  # worker time per file, its parts added up
-    bar = tqdm(total=sum(t.frames for t in tasks) or None, unit="frame", dynamic_ncols=True, disable=a.quiet)
-    files = len({t.key for t in tasks})
-    print(f"{files} file(s) to do ({len(tasks)} task(s): long files in parts) on {n} worker(s)"
-          + (f"; {len(outcomes)} done before, skipped" if outcomes else ""), file=sys.stderr)
-    try:
-        while pending or inflight:
-            while pending and free:
-                worker, task = free.pop(), pending.popleft()
-                task.attempts += 1
-                inflight[worker.run.remote(asdict(task))] = (task, worker)
-            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
-            for ref in ready:
-                task, worker = inflight.pop(ref)
-                try:
-                    r = ray.get(ref)
-                except ray.exceptions.RayActorError as e:  # the worker died (memory, a crash): a fresh one
-                    r, worker = None, new_worker()
-                    task.errors.append(one_line(e))
-                except ray.exceptions.RayError as e:
-                    r = None
-                    task.errors.append(one_line(e))
-                    worker.reset_progress.remote()
-                free.append(worker)
-                retried = f" (after {task.attempts} attempts)" if task.attempts > 1 else ""
-                job = split.get(task.key)
-                if r is not None:
-                    done_frames += r["frames"]
-                    seconds[task.key] = seconds.get(task.key, 0.0) + r["seconds"]
-                    if job is None:
-                        manifest.mark_done(task.key, {"output": task.output, "frames": r["frames"], "options": key,
-                                                      "seconds": round(r["seconds"], 2)})
-                        outcomes.append(Outcome(task.input, r["frames"], r["seconds"], "done" + retried))
-                    else:
-                        manifest.mark_part(task.part_key, {"output": task.output, "frames": r["frames"],
-                                                           "options": key})
-                        job.frames[task.part] = r["frames"]
-                        if len(job.frames) == len(job.parts) and not job.failed:
-                            outcome = finish_file(job, manifest, key, seconds[task.key])
-                            failed += outcome.result.startswith("FAILED")
-                            outcomes.append(outcome)
-                elif task.attempts <= a.retries:
-                    what = f"part {task.part + 1}/{task.parts} of " if job else ""
-                    print(f"retrying {what}{Path(task.input).name} ({task.errors[-1]})", file=sys.stderr)
-                    pending.append(task)
-                elif job is None or not job.failed:
-                    failed += 1
-                    Path(task.output).unlink(missing_ok=True)
-                    what = f"part {task.part + 1}/{task.parts} " if job else ""
-                    outcomes.append(Outcome(task.input, 0, 0.0, f"FAILED: {what}after {task.attempts} attempts: "
-                                                                f"{task.errors[-1]}"))
-                    if job is not None:  # the other parts of that file are of no use now
-                        job.failed = True
-                        pending = deque(t for t in pending if t.key != task.key)
-            busy = [w for _, w in inflight.values()]
-            running = sum(ray.get([w.progress.remote() for w in busy], timeout=10)) if busy else 0
-            bar.n = done_frames + running
-            bar.refresh()
-    except KeyboardInterrupt:
-        bar.close()
-        print(f"interrupted: {len(outcomes)} file(s) finished are in the manifest; the same command resumes",
+    def __init__(self, ray, a: argparse.Namespace, options: dict, tasks: list[Task], split: dict[str, FileJob],
+                 outcomes: list[Outcome], manifest: Manifest, key: str) -> None:
+        from tqdm import tqdm
+
+        self.ray, self.a, self.split, self.outcomes, self.manifest, self.key = ray, a, split, outcomes, manifest, key
+        worker_class = make_worker_class(ray)
+        resources = {"num_cpus": a.cpus_per_worker, "num_gpus": a.gpus_per_worker}
+        threads = max(1, int(a.cpus_per_worker))
+        self.new_worker = lambda: worker_class.options(**resources).remote(options, threads)
+        n = a.workers or max(1, int(ray.available_resources().get("CPU", 1) // a.cpus_per_worker))
+        self.free = [self.new_worker() for _ in range(min(n, len(tasks)))]
+        self.pending, self.inflight = deque(tasks), {}
+        self.done_frames, self.failed = 0, 0
+        self.seconds: dict[str, float] = {}  # worker time per file, its parts added up
+        self.bar = tqdm(total=sum(t.frames for t in tasks) or None, unit="frame", dynamic_ncols=True,
+                        disable=a.quiet)
+        print(f"{len({t.key for t in tasks})} file(s) to do ({len(tasks)} task(s): long files in parts) on "
+              f"{len(self.free)} worker(s)" + (f"; {len(outcomes)} done before, skipped" if outcomes else ""),
               file=sys.stderr)
-        print_summary(outcomes)
-        return 130
-    bar.close()
-    print_summary(outcomes)
-    return 1 if failed else 0
+
+    def run(self) -> int:
+        """0 all done, 1 some failed, 130 stopped by a signal (Ctrl-C, SIGTERM, SIGHUP): what was done is kept."""
+        with StopSignals() as stop:
+            while (self.pending or self.inflight) and stop.hit is None:
+                self.dispatch()
+                ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=0.5)
+                for ref in ready:
+                    self.settle(ref)
+                self.show_progress()
+        self.bar.close()
+        if stop.hit is not None:
+            print(f"interrupted ({stop.hit}): {len(self.outcomes)} file(s) finished, and the parts done, are in "
+                  "the manifest; the same command resumes", file=sys.stderr)
+        print_summary(self.outcomes)
+        return 130 if stop.hit is not None else 1 if self.failed else 0
+
+    def dispatch(self) -> None:
+        while self.pending and self.free:
+            worker, task = self.free.pop(), self.pending.popleft()
+            task.attempts += 1
+            self.inflight[worker.run.remote(asdict(task))] = (task, worker)
+
+    def settle(self, ref) -> None:
+        task, worker = self.inflight.pop(ref)
+        errors = self.ray.exceptions
+        try:
+            result = self.ray.get(ref)
+        except errors.RayActorError as e:  # the worker died (memory, a crash): a fresh one takes its place
+            result, worker = None, self.new_worker()
+            task.errors.append(one_line(e))
+        except errors.RayError as e:
+            result = None
+            task.errors.append(one_line(e))
+            worker.reset_progress.remote()
+        self.free.append(worker)
+        if result is not None:
+            self.succeeded(task, result)
+        elif task.attempts <= self.a.retries:
+            what = f"part {task.part + 1}/{task.parts} of " if task.key in self.split else ""
+            print(f"retrying {what}{Path(task.input).name} ({task.errors[-1]})", file=sys.stderr)
+            self.pending.append(task)
+        else:
+            self.gave_up(task)
+
+    def succeeded(self, task: Task, result: dict) -> None:
+        self.done_frames += result["frames"]
+        self.seconds[task.key] = self.seconds.get(task.key, 0.0) + result["seconds"]
+        job = self.split.get(task.key)
+        if job is None:
+            self.manifest.mark_done(task.key, {"output": task.output, "frames": result["frames"],
+                                               "options": self.key, "seconds": round(result["seconds"], 2)})
+            retried = f" (after {task.attempts} attempts)" if task.attempts > 1 else ""
+            self.outcomes.append(Outcome(task.input, result["frames"], result["seconds"], "done" + retried))
+            return
+        self.manifest.mark_part(task.part_key, {"output": task.output, "frames": result["frames"],
+                                                "options": self.key})
+        job.frames[task.part] = result["frames"]
+        if len(job.frames) == len(job.parts) and not job.failed:
+            outcome = finish_file(job, self.manifest, self.key, self.seconds[task.key])
+            self.failed += outcome.result.startswith("FAILED")
+            self.outcomes.append(outcome)
+
+    def gave_up(self, task: Task) -> None:
+        job = self.split.get(task.key)
+        Path(task.output).unlink(missing_ok=True)
+        if job is not None and job.failed:
+            return  # another part of the file failed first and said so
+        self.failed += 1
+        what = f"part {task.part + 1}/{task.parts} " if job else ""
+        self.outcomes.append(Outcome(task.input, 0, 0.0, f"FAILED: {what}after {task.attempts} attempts: "
+                                                         f"{task.errors[-1]}"))
+        if job is not None:  # the other parts of that file are of no use now
+            job.failed = True
+            self.pending = deque(t for t in self.pending if t.key != task.key)
+
+    def show_progress(self) -> None:
+        busy = [w for _, w in self.inflight.values()]
+        running = sum(self.ray.get([w.progress.remote() for w in busy], timeout=10)) if busy else 0
+        self.bar.n = self.done_frames + running
+        self.bar.refresh()
 
 
 def print_summary(outcomes: list[Outcome]) -> None:

@@ -136,3 +136,39 @@ def test_without_ray_one_line_says_how_to_install_it(clips, tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1] == ("error: tools/batch.py needs Ray: pip install -r "
                                                  "requirements-extra.txt")
+
+
+def test_ctrl_c_leaves_a_manifest_the_next_run_resumes_from(tmp_path):
+    """Stopped once the first part is recorded: exit 130, the manifest whole, and the same command then makes
+    only what is left."""
+    pytest.importorskip("ray", reason="tools/batch.py needs Ray: pip install -r requirements-extra.txt")
+    import signal
+    import time
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(2):
+        make_video(src / f"c{i}.mp4", frames=180, width=320, height=240, gop=30)
+    out = tmp_path / "out"
+    args = [str(ROOT / "tools" / "batch.py"), str(src), "-o", str(out), "--style", STYLE, "--cpus", "2", "--workers",
+            "2", "--segment-seconds", "1", "--model", "lite", "--quiet"]
+    p = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    manifest = out / ".batch-manifest.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and p.poll() is None:
+        if manifest.is_file() and json.loads(manifest.read_text())["parts"]:
+            break
+        time.sleep(0.1)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 130, stderr
+    assert "interrupted (SIGINT)" in stderr and "Traceback" not in stderr
+    recorded = json.loads(manifest.read_text())
+    done_parts = len(recorded["parts"]) + 6 * len(recorded["done"])
+    assert done_parts >= 1
+    r = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    todo = int(re.search(r"\((\d+) task\(s\)", r.stderr).group(1))
+    assert todo == 12 - done_parts  # 2 files of 6 parts each, less what was recorded
+    for i in range(2):
+        assert len(decode_frames(out / f"c{i}.mp4")) == 180
