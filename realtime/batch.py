@@ -139,7 +139,8 @@ class Task:
 
     @property
     def part_key(self) -> str:
-        return f"{self.key}#{self.part}"
+        """The part's own key: its bounds too, so a re-run cut differently (--segment-seconds) redoes it."""
+        return f"{self.key}#{self.part}@{self.segment}"
 
 
 @dataclass
@@ -178,7 +179,11 @@ def plan(a: argparse.Namespace) -> tuple[list[Task], dict[str, FileJob], list[Ou
             raise BatchError(f"{out} exists and is not in the manifest of this batch (another run's, or yours?); "
                              "give --overwrite to replace it")
         partial_path(out).unlink(missing_ok=True)  # an interrupted run's partial file: this one starts afresh
-        info = probe(path)  # unreadable inputs fail here, before any worker starts
+        try:
+            info = probe(path)  # an unreadable input is reported now; the others go on
+        except VideoError as e:
+            skipped.append(Outcome(str(path), 0, 0.0, f"FAILED: {e}"))
+            continue
         length = info.frames / float(info.rate)
         segments = plan_segments(path, a.segment_seconds, a.stabilize) if length >= 2 * a.segment_seconds else []
         if len(segments) < 2:
@@ -257,11 +262,13 @@ def run_batch(a: argparse.Namespace, options: dict) -> int:
     tasks, split, outcomes, manifest, key = plan(a)
     for job in [j for j in split.values() if len(j.frames) == len(j.parts)]:  # all parts done before: join now
         outcomes.append(finish_file(job, manifest, key, 0.0))
+    failed = sum(o.result.startswith("FAILED") for o in outcomes)
     if not tasks:
-        print(f"nothing to do: all {len(outcomes)} output(s) in {a.out_dir} are done "
-              f"(per {manifest.path.name}; --overwrite does not redo them, delete the manifest to)")
+        if not failed:
+            print(f"nothing to do: all {len(outcomes)} output(s) in {a.out_dir} are done "
+                  f"(per {manifest.path.name}; --overwrite does not redo them, delete the manifest to)")
         print_summary(outcomes)
-        return 0
+        return 1 if failed else 0
     try:
         import ray
     except ImportError:
@@ -312,7 +319,7 @@ class Driver:
         n = a.workers or max(1, int(ray.available_resources().get("CPU", 1) // a.cpus_per_worker))
         self.free = [self.new_worker() for _ in range(min(n, len(tasks)))]
         self.pending, self.inflight = deque(tasks), {}
-        self.done_frames, self.failed = 0, 0
+        self.done_frames, self.failed = 0, sum(o.result.startswith("FAILED") for o in outcomes)
         self.seconds: dict[str, float] = {}  # worker time per file, its parts added up
         self.bar = tqdm(total=sum(t.frames for t in tasks) or None, unit="frame", dynamic_ncols=True,
                         disable=a.quiet)

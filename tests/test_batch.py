@@ -172,3 +172,16 @@ def test_ctrl_c_leaves_a_manifest_the_next_run_resumes_from(tmp_path):
     assert todo == 12 - done_parts  # 2 files of 6 parts each, less what was recorded
     for i in range(2):
         assert len(decode_frames(out / f"c{i}.mp4")) == 180
+
+
+def test_an_unreadable_file_is_reported_and_the_rest_is_made(tmp_path):
+    pytest.importorskip("ray", reason="tools/batch.py needs Ray: pip install -r requirements-extra.txt")
+    src = tmp_path / "in"
+    src.mkdir()
+    make_video(src / "good.mp4", frames=10, width=64, height=48)
+    (src / "broken.mp4").write_bytes(os.urandom(5000))
+    r = batch(str(src), "-o", str(tmp_path / "out"), "--style", STYLE, "--cpus", "2")
+    assert r.returncode == 1, r.stderr
+    assert re.search(r"broken\.mp4 +0 .*FAILED: ", r.stdout) and re.search(r"good\.mp4 +10 .*done", r.stdout)
+    assert len(decode_frames(tmp_path / "out" / "good.mp4")) == 10
+    assert not (tmp_path / "out" / "broken.mp4").exists()
