@@ -223,11 +223,32 @@ def make_worker_class(ray):
             torch.set_num_threads(max(1, threads))
             self.options, self.cache, self.job = options, ModelCache(), None
 
-        def run(self, task: dict) -> dict:
+        def _model(self):
+            from engines.options import engine_options
+
+            ns = argparse.Namespace(**self.options)
+            return self.cache.model(ns, engine_options(ns)[2])[0]
+
+        def encode_styles(self) -> list[tuple]:
+            """The styles' statistics as arrays, for the driver to share with every worker."""
             import torch
 
+            with torch.no_grad():
+                model = self._model()
+                stats = [self.cache.style(model, p, self.options["style_size"]) for p in self.options["style"]]
+            return [(s.mean.cpu().numpy(), s.std.cpu().numpy()) for s in stats]
+
+        def run(self, task: dict, styles: list[tuple]) -> dict:
+            import torch
+
+            from engines.model import StyleStats
             from realtime.video_job import VideoJob
 
+            model = self._model()
+            for path, (mean, std) in zip(self.options["style"], styles):
+                self.cache.adopt_style(model, path, self.options["style_size"],
+                                       StyleStats(torch.from_numpy(mean), torch.from_numpy(std)))
+            encoded = self.cache.encoded
             t = Task(**task)
             self.job = None  # progress() says 0 until this file's job exists
             if os.environ.get(FAIL_ONCE_ENV) == Path(t.input).name and t.attempts == 1:
@@ -239,7 +260,8 @@ def make_worker_class(ray):
                 rc = self.job.run()
             if rc != 0:
                 raise RuntimeError(f"the job ended with exit status {rc}")
-            return {"frames": self.job.written, "seconds": time.perf_counter() - t0}
+            return {"frames": self.job.written, "seconds": time.perf_counter() - t0,
+                    "encoded": self.cache.encoded - encoded}
 
         def progress(self) -> int:
             return self.job.written if self.job is not None else 0
@@ -318,6 +340,9 @@ class Driver:
         self.new_worker = lambda: worker_class.options(**resources).remote(options, threads)
         n = a.workers or max(1, int(ray.available_resources().get("CPU", 1) // a.cpus_per_worker))
         self.free = [self.new_worker() for _ in range(min(n, len(tasks)))]
+        # the styles encoded once, by one worker, and handed to all through Ray's object store
+        self.styles = ray.put(ray.get(self.free[0].encode_styles.remote()))
+        self.encoded_again = 0
         self.pending, self.inflight = deque(tasks), {}
         self.done_frames, self.failed = 0, sum(o.result.startswith("FAILED") for o in outcomes)
         self.seconds: dict[str, float] = {}  # worker time per file, its parts added up
@@ -337,6 +362,7 @@ class Driver:
                     self.settle(ref)
                 self.show_progress()
         self.bar.close()
+        print(f"styles: encoded once and shared; encoded again by a worker: {self.encoded_again}", file=sys.stderr)
         if stop.hit is not None:
             print(f"interrupted ({stop.hit}): {len(self.outcomes)} file(s) finished, and the parts done, are in "
                   "the manifest; the same command resumes", file=sys.stderr)
@@ -347,7 +373,7 @@ class Driver:
         while self.pending and self.free:
             worker, task = self.free.pop(), self.pending.popleft()
             task.attempts += 1
-            self.inflight[worker.run.remote(asdict(task))] = (task, worker)
+            self.inflight[worker.run.remote(asdict(task), self.styles)] = (task, worker)
 
     def settle(self, ref) -> None:
         task, worker = self.inflight.pop(ref)
@@ -373,6 +399,7 @@ class Driver:
 
     def succeeded(self, task: Task, result: dict) -> None:
         self.done_frames += result["frames"]
+        self.encoded_again += result["encoded"]
         self.seconds[task.key] = self.seconds.get(task.key, 0.0) + result["seconds"]
         job = self.split.get(task.key)
         if job is None:

@@ -19,6 +19,7 @@ class ModelCache:
         self._models: dict[tuple, tuple[AdaINModel, str]] = {}
         self._styles: dict[tuple, StyleStats] = {}
         self._engines: dict[tuple, Stylizer] = {}
+        self.encoded = 0  # styles this cache encoded itself (adopted ones not counted)
 
     def model(self, a: argparse.Namespace, device: str) -> tuple[AdaINModel, str]:
         """The model the options ask for, and why it was chosen."""
@@ -27,16 +28,25 @@ class ModelCache:
             self._models[key] = load_model(a, device)
         return self._models[key]
 
-    def style(self, model: AdaINModel, path: Path | str, size: int) -> StyleStats:
-        """A style image's statistics, encoded once (keyed by the file's name, size and modification time)."""
+    @staticmethod
+    def _style_key(model: AdaINModel, path: Path | str, size: int) -> tuple:
         p = Path(path)
         st = p.stat()
-        key = (id(model), str(p.resolve()), st.st_size, st.st_mtime_ns, size)
+        return id(model), str(p.resolve()), st.st_size, st.st_mtime_ns, size
+
+    def style(self, model: AdaINModel, path: Path | str, size: int) -> StyleStats:
+        """A style image's statistics, encoded once (keyed by the file's name, size and modification time)."""
+        key = self._style_key(model, path, size)
         if key not in self._styles:
-            image = read_short(p, size)
+            image = read_short(Path(path), size)
             check_style_memory(model, *image.shape[:2])
             self._styles[key] = model.encode_style(bgr_to_tensor(image))
+            self.encoded += 1
         return self._styles[key]
+
+    def adopt_style(self, model: AdaINModel, path: Path | str, size: int, stats: StyleStats) -> None:
+        """Statistics another worker encoded with the same weights: this one need not encode the image."""
+        self._styles[self._style_key(model, path, size)] = stats.to(model.device)
 
     def stylizer(self, model: AdaINModel, backend: str, height: int, width: int, batch: int, device: str,
                  precision: str) -> Stylizer:

@@ -53,6 +53,7 @@ def test_a_batch_on_local_ray_keeps_what_video_py_keeps_retries_and_resumes(clip
     r = batch(*args, env={"REALTIME_BATCH_FAIL_ONCE": "talk.mp4"})  # a worker fails once on this file
     assert r.returncode == 0, r.stderr
     assert "retrying talk.mp4" in r.stderr
+    assert "encoded again by a worker: 0" in r.stderr  # the style statistics computed once, shared
     assert re.search(r"talk\.mp4 +30 .*done \(after 2 attempts\)", r.stdout)
     assert re.search(r"long\.mp4 +120 .*done \(\d parts joined\)", r.stdout)
     for name in ("short.mp4", "talk.mp4", "long.mp4"):
