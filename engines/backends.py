@@ -136,10 +136,10 @@ def choose_backend(requested: str, device: str, precision: str = "auto",
 
 def _graph_code() -> str:
     """The source of what the frame graph computes: an engine compiled from older code is not reused."""
-    from engines import adain, color, graph, vgg
+    from engines import adain, color, graph, model, vgg
 
     h = hashlib.sha256()
-    for module in (adain, color, graph, vgg):
+    for module in (adain, color, graph, model, vgg):  # model: padding and the region's pooling
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()[:16]
 
