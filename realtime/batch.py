@@ -341,11 +341,16 @@ class Driver:
         n = a.workers or max(1, int(ray.available_resources().get("CPU", 1) // a.cpus_per_worker))
         self.free = [self.new_worker() for _ in range(min(n, len(tasks)))]
         # the styles encoded once, by one worker, and handed to all through Ray's object store
-        self.styles = ray.put(ray.get(self.free[0].encode_styles.remote()))
+        try:
+            self.styles = ray.put(ray.get(self.free[0].encode_styles.remote()))
+        except ray.exceptions.RayError as e:  # a style image that cannot be read, the model's weights missing
+            raise BatchError(f"the styles could not be encoded: {one_line(e)}") from None
         self.encoded_again = 0
         self.pending, self.inflight = deque(tasks), {}
         self.done_frames, self.failed = 0, sum(o.result.startswith("FAILED") for o in outcomes)
         self.seconds: dict[str, float] = {}  # worker time per file, its parts added up
+        self.asked: dict = {}    # worker -> its progress() call not answered yet
+        self.running: dict = {}  # worker -> frames of its current task, as last answered
         self.bar = tqdm(total=sum(t.frames for t in tasks) or None, unit="frame", dynamic_ncols=True,
                         disable=a.quiet)
         print(f"{len({t.key for t in tasks})} file(s) to do ({len(tasks)} task(s): long files in parts) on "
@@ -430,9 +435,19 @@ class Driver:
             self.pending = deque(t for t in self.pending if t.key != task.key)
 
     def show_progress(self) -> None:
-        busy = [w for _, w in self.inflight.values()]
-        running = sum(self.ray.get([w.progress.remote() for w in busy], timeout=10)) if busy else 0
-        self.bar.n = self.done_frames + running
+        """Frames done, the busy workers' current files included. A worker still starting (importing torch,
+        compiling an engine) may not answer for a while: its last answer stands, nothing waits for it."""
+        busy = {w for _, w in self.inflight.values()}
+        for worker, ref in list(self.asked.items()):
+            if worker not in busy:
+                del self.asked[worker]
+                self.running.pop(worker, None)
+            elif self.ray.wait([ref], timeout=0)[0]:
+                self.running[worker] = self.ray.get(ref)
+                del self.asked[worker]
+        for worker in busy - set(self.asked):
+            self.asked[worker] = worker.progress.remote()
+        self.bar.n = self.done_frames + sum(self.running.get(w, 0) for w in busy)
         self.bar.refresh()
 
 
