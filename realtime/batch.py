@@ -295,6 +295,7 @@ def run_batch(a: argparse.Namespace, options: dict) -> int:
         import ray
     except ImportError:
         raise BatchError("tools/batch.py needs Ray: pip install -r requirements-extra.txt") from None
+    prepare_engines(a, options, tasks)
     env = {FAIL_ONCE_ENV: os.environ[FAIL_ONCE_ENV]} if FAIL_ONCE_ENV in os.environ else {}
     init = {"address": a.address} if a.address else {"num_cpus": a.cpus or os.cpu_count(), "include_dashboard": False}
     ray.init(**init, log_to_driver=False, runtime_env={"env_vars": env} if env else None,
@@ -303,6 +304,30 @@ def run_batch(a: argparse.Namespace, options: dict) -> int:
         return Driver(ray, a, options, tasks, split, outcomes, manifest, key).run()
     finally:
         ray.shutdown()
+
+
+def prepare_engines(a: argparse.Namespace, options: dict, tasks: list[Task]) -> None:
+    """Inductor engines compiled here, before any worker starts: inductor's compiler never finished inside a
+    Ray worker on the CI machine (a fresh engine cache: 10 minutes, then the test's timeout), while a worker
+    loads an engine compiled here from the disk cache in a fraction of a second. Workers on other machines
+    (--address) have their own caches, so there `auto` runs eager instead of compiling."""
+    from engines.backends import choose_backend, make_stylizer
+    from engines.options import engine_options, load_model
+    from realtime.video_file import output_size
+
+    ns = argparse.Namespace(**options)
+    backend, precision, device = engine_options(ns)
+    if ns.mask_video is not None or choose_backend(backend, device, precision)[0] != "inductor":
+        return
+    if a.address:
+        if backend == "auto":
+            options["backend"] = "eager"
+            print("note: workers on a cluster run eager PyTorch (inductor does not compile inside a Ray worker)",
+                  file=sys.stderr)
+        return
+    model = load_model(ns, device)[0]
+    for w, h in sorted({output_size(probe(Path(t.input)), ns.size, ns.scale) for t in tasks}):
+        make_stylizer(model, backend, h, w, batch=ns.batch, device=device, precision=precision)
 
 
 def finish_file(job: FileJob, manifest: Manifest, key: str, seconds: float) -> Outcome:

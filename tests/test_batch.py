@@ -152,7 +152,7 @@ def test_ctrl_c_leaves_a_manifest_the_next_run_resumes_from(tmp_path):
         make_video(src / f"c{i}.mp4", frames=180, width=320, height=240, gop=30)
     out = tmp_path / "out"
     args = [str(ROOT / "tools" / "batch.py"), str(src), "-o", str(out), "--style", STYLE, "--cpus", "2", "--workers",
-            "2", "--segment-seconds", "1", "--model", "lite", "--quiet"]
+            "2", "--segment-seconds", "1", "--model", "lite", "--quiet", "--backend", "eager"]
     p = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     manifest = out / ".batch-manifest.json"
     deadline = time.monotonic() + 120
@@ -181,7 +181,7 @@ def test_an_unreadable_file_is_reported_and_the_rest_is_made(tmp_path):
     src.mkdir()
     make_video(src / "good.mp4", frames=10, width=64, height=48)
     (src / "broken.mp4").write_bytes(os.urandom(5000))
-    r = batch(str(src), "-o", str(tmp_path / "out"), "--style", STYLE, "--cpus", "2")
+    r = batch(str(src), "-o", str(tmp_path / "out"), "--style", STYLE, "--cpus", "2", "--backend", "eager")
     assert r.returncode == 1, r.stderr
     assert re.search(r"broken\.mp4 +0 .*FAILED: ", r.stdout) and re.search(r"good\.mp4 +10 .*done", r.stdout)
     assert len(decode_frames(tmp_path / "out" / "good.mp4")) == 10

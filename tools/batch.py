@@ -24,7 +24,7 @@ if __name__ == "__main__":  # before the heavy imports: Ctrl-C while torch loads
     quit_quietly_on_signals()
 
 from engines.images import ImageError  # noqa: E402
-from engines.options import count, positive, style_weights, whole  # noqa: E402
+from engines.options import count, positive, say_engine_builds, style_weights, whole  # noqa: E402
 from realtime.batch import JOB_OPTIONS, BatchError, run_batch  # noqa: E402
 from realtime.video_file import VideoError  # noqa: E402
 from tools.video import add_video_options  # noqa: E402
@@ -62,6 +62,8 @@ def positive_or_zero(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    if not a.quiet:
+        say_engine_builds()
     try:
         style_weights(a.weights, len(a.style))
         for s in a.style:
