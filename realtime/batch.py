@@ -484,6 +484,3 @@ def print_summary(outcomes: list[Outcome]) -> None:
     total = sum(o.frames for o in outcomes)
     print(f"{'all':<{width}}  {total:>7}  {'':>8}  {sum(o.result.startswith('done') for o in outcomes)} done, "
           f"{sum(o.result.startswith('FAILED') for o in outcomes)} failed")
-
-
-__all__ = ["BatchError", "VideoError", "collect_inputs", "run_batch"]

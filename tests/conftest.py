@@ -87,6 +87,12 @@ def folders(tmp_path):
     return tmp_path
 
 
+def webcam(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The live app as a user starts it, from the repository root."""
+    return subprocess.run([sys.executable, "-m", "realtime.webcam", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=env)
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio of uint8 pictures (or stacks of them), in dB."""
     mse = np.mean((np.asarray(a, np.float64) - b) ** 2)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from conftest import ROOT
+from conftest import ROOT, webcam
 from engines.person_segmenter import LANDSCAPE, SQUARE, PersonSegmenter, for_frame
 
 DATA = ROOT / "tests" / "data"
@@ -65,14 +65,6 @@ def test_shipped_files_are_the_wheels_models_converted(tmp_path):
             assert sorted(new.keys()) == sorted(shipped.keys())
             for k in new.keys():
                 assert torch.equal(new.get_tensor(k), shipped.get_tensor(k)), k
-
-
-def webcam(*args):
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "realtime.webcam", *args], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")

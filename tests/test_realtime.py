@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, webcam
 from media import damage_frames, decode_frames, make_video, moving_frame
 from engines.images import bgr_to_tensor, read_bgr, resize_short, tensor_to_bgr
 from realtime.keys import action_for, parse_script
@@ -21,11 +21,6 @@ from realtime.flicker import frames as read_frames
 from realtime.flicker import warping_error
 
 STYLE_A, STYLE_B = str(ROOT / "tests/data/painting.jpg"), str(ROOT / "tests/data/windmill.jpg")
-
-
-def webcam(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "realtime.webcam", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
 
 
 @pytest.fixture(scope="module")
