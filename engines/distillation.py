@@ -1,11 +1,11 @@
-"""Distilling the lite CPU model from the VGG16 one, in two resumable stages.
+"""Distilling the lite CPU model from a teacher VGG (the full model's encoder), in two resumable stages.
 
-1. ``encoder``: the quarter-width encoder learns to reproduce VGG16's
+1. ``encoder``: the quarter-width encoder learns to reproduce the teacher's
    relu1_1..relu4_1 through small learned 1x1 projections (FitNets-style feature
    regression, as collaborative distillation does for style transfer, Wang et
    al. CVPR 2020), on photos and paintings alike.
 2. ``decoder``: the lite decoder inverts the lite encoder's AdaIN target while
-   the losses are the VGG16 teacher's: content at relu4_1 against the teacher's
+   the losses are the teacher's: content at relu4_1 against the teacher's
    AdaIN target, style statistics at relu1_1..relu4_1 (engines/training.py's recipe).
 
 Same data folders, checkpoints, CSV log and exact resume as engines/training.py.
@@ -56,6 +56,11 @@ class EncoderDistiller(Trainer):
     @property
     def student(self) -> Encoder:
         return self.net["encoder"]
+
+    def init_student(self, path: Path) -> None:
+        """--init in this stage starts the student from a lite encoder file (the shipped one, say, to move it
+        to a new teacher); the projections start afresh."""
+        self.student.load_state_dict(lite_encoder(path).state_dict())
 
     def losses(self, content: Tensor, style: Tensor) -> dict[str, Tensor]:
         """Photos and paintings both: the encoder must describe styles as well as content."""
@@ -108,6 +113,7 @@ def run(stage: str, cfg: TrainConfig, encoder_path: str) -> Trainer:
     def export() -> None:
         save_net(module, Path(cfg.export), meta | {"iterations": str(trainer.iter)})
 
-    start = (lambda: trainer.init_decoder(Path(cfg.init))) if cfg.init else None
+    init = trainer.init_student if stage == "encoder" else trainer.init_decoder
+    start = (lambda: init(Path(cfg.init))) if cfg.init else None
     fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every, export if cfg.export else None, start, cfg.minutes)
     return trainer

@@ -99,7 +99,7 @@ def test_distill_cli_runs_both_stages_and_exports_loadable_weights(folders):
     assert r.returncode == 2 and "Traceback" not in r.stderr and "not found" in r.stderr
 
 
-def test_distill_decoder_init_starts_from_given_lite_weights(folders, tmp_path):
+def test_distill_init_starts_either_stage_from_given_lite_weights(folders, tmp_path):
     from safetensors.torch import load_file
 
     shipped = ROOT / "engines" / "weights" / "lite_decoder.safetensors"
@@ -112,10 +112,15 @@ def test_distill_decoder_init_starts_from_given_lite_weights(folders, tmp_path):
     assert r.returncode == 0, r.stderr
     got, want = load_file(str(export)), load_file(str(shipped))
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)  # lr 0: unchanged
-    # the encoder stage has nothing to start from: a usage error
-    r = subprocess.run(tool + ["encoder", "--out", str(tmp_path / "e")] + common,
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "decoder stage only" in r.stderr and "Traceback" not in r.stderr
+    # the encoder stage starts its student from a lite encoder file
+    shipped_enc = ROOT / "engines" / "weights" / "lite_encoder.safetensors"
+    export = tmp_path / "enc.safetensors"
+    common[-1] = str(shipped_enc)
+    r = subprocess.run(tool + ["encoder", "--out", str(tmp_path / "e"), "--export", str(export), "--lr", "0"]
+                       + common, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    got, want = load_file(str(export)), load_file(str(shipped_enc))
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
 
 
 def test_auto_picks_lite_on_cpu_and_full_on_cuda():

@@ -1,4 +1,4 @@
-"""Distil the lite CPU model from the VGG16 one, in two resumable stages (engines/distillation.py).
+"""Distil the lite CPU model from the full one's encoder, in two resumable stages (engines/distillation.py).
 
 Example:
     python tools/distill.py encoder --content ../shared/data/train/content --style ../shared/data/train/style \\
@@ -17,22 +17,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engines.distillation import run  # noqa: E402
 from engines.training import TrainConfig, guarded  # noqa: E402
 from engines.training_options import add_training_args, training_config  # noqa: E402
-from engines.weights import LITE_ENCODER  # noqa: E402
+from engines.weights import LITE_ENCODER, LOSS_NETWORKS  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[str, TrainConfig, str]:
-    p = argparse.ArgumentParser(description="Distil the lite CPU model (encoder, then decoder) from VGG16.")
+    p = argparse.ArgumentParser(description="Distil the lite CPU model (encoder, then decoder) from a teacher VGG.")
     p.add_argument("stage", choices=("encoder", "decoder"),
-                   help="encoder first (it regresses VGG16's features from batch content + batch style images), "
-                        "then decoder (the teacher's AdaIN losses; --style-weight, --identity-weight, --warmup "
-                        "and --init apply to it)")
+                   help="encoder first (it regresses the teacher's features from batch content + batch style images), "
+                        "then decoder (the teacher's AdaIN losses; --style-weight, --identity-weight and --warmup "
+                        "apply to it); --init starts either stage from a lite encoder or decoder file")
     add_training_args(p, iters=6000, crop=128, save_every=250, lr_help="default 2e-3 encoder, 1e-4 decoder")
     p.add_argument("--encoder", default=str(LITE_ENCODER),
                    help="decoder stage: the distilled lite encoder (default: the shipped one)")
+    p.add_argument("--teacher", choices=LOSS_NETWORKS, default="vgg19",
+                   help="the network distilled from and whose AdaIN losses train the decoder (default vgg19, the "
+                        "full model's encoder; both stages must use the same one)")
     a = p.parse_args(argv)
-    if a.init and a.stage == "encoder":
-        p.error("--init applies to the decoder stage only")
-    return a.stage, training_config(a, lr=2e-3 if a.stage == "encoder" else 1e-4, layout="lite"), a.encoder
+    return a.stage, training_config(a, lr=2e-3 if a.stage == "encoder" else 1e-4, layout="lite",
+                                       encoder=a.teacher), a.encoder
 
 
 def main(argv: list[str] | None = None) -> int:
