@@ -88,7 +88,7 @@ def evaluate_pairs(
 ) -> list[Quality]:
     """Stylize each (content, style) at `alpha` and measure it; `rows` collects content | style | output.
 
-    `judge` is the loss network (default the model's own encoder); the lite model is judged by VGG16.
+    `judge` is the loss network (default the model's own encoder); the lite model is judged by its teacher.
     """
     judge = judge if judge is not None else model.encoder
     results = []

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from engines.vgg import LITE, VGG16, VGG19, Decoder, Encoder, VGGLayout
 from engines.weights import (
-    DEFAULT_DECODER, LITE_DECODER, WEIGHTS_DIR, WeightsError, encoder_by_name, load_decoder, load_encoder,
+    DEFAULT_DECODER, HED_DECODER, LITE_DECODER, WEIGHTS_DIR, WeightsError, encoder_by_name, load_decoder, load_encoder,
 )
 
 
@@ -30,10 +30,12 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {m.name: m for m in (
-    ModelSpec("full", "VGG16 (HED) encoder + decoder", VGG16, "vgg16-hed", DEFAULT_DECODER,
-              WEIGHTS_DIR / "decoder_vgg16.md"),
+    ModelSpec("full", "ImageNet VGG19 encoder + decoder (the paper's network)", VGG19, "vgg19", DEFAULT_DECODER,
+              WEIGHTS_DIR / "decoder_vgg19.md", judge="vgg19"),
     ModelSpec("lite", "the distilled quarter-width model, real time on CPUs", LITE, "lite", LITE_DECODER,
               WEIGHTS_DIR / "lite.md", live_on_cpu=True),
+    ModelSpec("hed", "the full model before issue #21: VGG16 (HED edge detector) encoder + decoder", VGG16,
+              "vgg16-hed", HED_DECODER, WEIGHTS_DIR / "decoder_vgg16.md"),
     ModelSpec("original-adain", "the original AdaIN release's vgg_normalised.pth and decoder.pth", VGG19, None,
               None, None, judge="vgg19", files_only=True),
 )}

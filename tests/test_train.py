@@ -141,7 +141,7 @@ def test_identity_loss_is_optional_and_trains_reconstruction(folders, vgg16_enco
 def test_cli_init_starts_from_given_decoder_weights(folders, tmp_path):
     from safetensors.torch import load_file
 
-    shipped = ROOT / "engines" / "weights" / "decoder_vgg16.safetensors"
+    shipped = ROOT / "engines" / "weights" / "decoder_vgg19.safetensors"  # the full model's: --encoder vgg19
     export = tmp_path / "dec.safetensors"
     cmd = train_cli(folders, tmp_path / "out", export) + ["--iters", "1", "--lr", "0"]
     r = subprocess.run(cmd + ["--init", str(shipped)], capture_output=True, text=True, timeout=300)

@@ -6,7 +6,7 @@ weight wheels and no network, and a call carries at most 64 MiB. So the parts ar
 
     here:   python tools/gpu_session.py prepare train [--init DECODER]   # train-split images, VGG19, a start
     there:  python3 tools/gpu_session.py train --minutes 8                # run(carry=[".gpu"]): decoder back
-    here:   python tools/gpu_session.py prepare check                     # the VGG16 encoder, the PyAV wheel
+    here:   python tools/gpu_session.py prepare check                     # the full model's encoder, the PyAV wheel
     there:  python3 tools/gpu_session.py check                            # CUDA tests and benchmark rows back
 
 Without CUDA (this machine, CI) `train` and `check` run in miniature on the CPU and say what they skipped: the
@@ -49,9 +49,10 @@ def prepare_train(a: argparse.Namespace) -> None:
 
 def prepare_check(a: argparse.Namespace) -> None:
     from engines.gpu_carry import carry_cache
+    from engines.models import spec
 
     shutil.rmtree(CARRY, ignore_errors=True)
-    carry_cache(CARRY, ["vgg16-hed"])
+    carry_cache(CARRY, [spec("full").encoder])  # the check benchmarks the full model
     wheels = CARRY / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
                     "--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
