@@ -1,6 +1,7 @@
 """Real media files for tests, written with PyAV: moving content, optional audio and rotation."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -19,6 +20,27 @@ def damage_frames(src: Path, dst: Path, first: int, count: int = 1) -> Path:
         data[pos : pos + size] = b"\xff" * size
     dst.write_bytes(bytes(data))
     return dst
+
+
+@dataclass
+class StreamInfo:
+    """What the video tools must keep of a source: frame times, audio packets byte for byte, rotation, size."""
+
+    pts: list[float]
+    audio: list[bytes]
+    rotation: int
+    size: tuple[int, int]
+    duration: int | None  # the container's, in av.time_base units
+
+
+def stream_info(path: Path) -> StreamInfo:
+    with av.open(str(path)) as c:
+        frames = list(c.decode(video=0))
+        duration = c.duration
+    with av.open(str(path)) as c:
+        audio = [bytes(p) for p in c.demux(audio=0) if p.size] if c.streams.audio else []
+    return StreamInfo([float(f.pts * f.time_base) for f in frames], audio, frames[0].rotation,
+                      (frames[0].width, frames[0].height), duration)
 
 
 def decode_frames(path: Path) -> list[np.ndarray]:

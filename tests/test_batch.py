@@ -7,28 +7,15 @@ import subprocess
 import sys
 from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
 
 from conftest import ROOT
-from media import decode_frames, make_video
+from media import decode_frames, make_video, stream_info
 from realtime.batch import BatchError, collect_inputs, options_key, plan
 from realtime.video_segments import keyframe_times, plan_segments
 
 STYLE = str(ROOT / "tests" / "data" / "painting.jpg")
-
-
-def stream_info(path):
-    """What tools/video.py keeps: frame times, byte-identical audio packets, rotation, size."""
-    with av.open(str(path)) as c:
-        v = c.streams.video[0]
-        frames = list(c.decode(v))
-        pts = [float(f.pts * f.time_base) for f in frames]
-        size, rotation = (frames[0].width, frames[0].height), frames[0].rotation
-    with av.open(str(path)) as c:
-        audio = [bytes(p) for p in c.demux(audio=0) if p.size] if c.streams.audio else []
-    return pts, audio, rotation, size
 
 
 def batch(*args, env=None, timeout=600):
@@ -58,10 +45,10 @@ def test_a_batch_on_local_ray_keeps_what_video_py_keeps_retries_and_resumes(clip
     assert re.search(r"long\.mp4 +120 .*done \(\d parts joined\)", r.stdout)
     for name in ("short.mp4", "talk.mp4", "long.mp4"):
         src, res = stream_info(clips / name), stream_info(out / name)
-        assert len(res[0]) == len(src[0]), name
-        np.testing.assert_allclose(res[0], src[0], atol=1e-4)  # every frame at its time
-        assert res[1] == src[1], name  # audio byte for byte
-        assert res[2:] == src[2:], name  # rotation and size
+        assert len(res.pts) == len(src.pts), name
+        np.testing.assert_allclose(res.pts, src.pts, atol=1e-4)  # every frame at its time
+        assert res.audio == src.audio, name  # byte for byte
+        assert (res.rotation, res.size) == (src.rotation, src.size), name
     assert not list((out / ".parts").glob("*"))  # the parts are gone once joined
     # the seams: the long file in parts against tools/video.py in one go, both steadied
     whole = tmp_path / "whole.mp4"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, psnr
-from media import decode_frames, make_video, with_subtitles
+from media import decode_frames, make_video, stream_info, with_subtitles
 from realtime.flicker import frames as read_frames
 from realtime.flicker import warping_error
 
@@ -24,26 +24,14 @@ def video(*args, timeout=600):
                           text=True, timeout=timeout)
 
 
-def stream_info(path):
-    with av.open(str(path)) as c:
-        v = c.streams.video[0]
-        pts = [float(f.pts * f.time_base) for f in c.decode(v)]
-    with av.open(str(path)) as c:
-        audio = [bytes(p) for p in c.demux(audio=0) if p.size] if c.streams.audio else []
-    with av.open(str(path)) as c:
-        rotation = next(iter(c.decode(video=0))).rotation
-        duration = c.duration
-    return pts, audio, rotation, duration
-
-
 def test_timing_audio_and_frames_are_kept(tmp_path):
     src = make_video(tmp_path / "in.mp4", frames=40, rate=Fraction(30000, 1001), audio=True)
     out = tmp_path / "out.mp4"
     r = video(str(src), "-o", str(out), "--style", STYLE, "--backend", "onnx")
     assert r.returncode == 0, r.stderr
     assert re.search(r"done: 40 frames", r.stdout)
-    pts_in, audio_in, _, dur_in = stream_info(src)
-    pts_out, audio_out, _, dur_out = stream_info(out)
+    (pts_in, audio_in, dur_in), (pts_out, audio_out, dur_out) = (
+        (i.pts, i.audio, i.duration) for i in (stream_info(src), stream_info(out)))
     assert len(pts_out) == len(pts_in) == 40
     np.testing.assert_allclose(pts_out, pts_in, atol=1e-4)
     assert audio_out == audio_in and len(audio_in) > 10  # byte-identical audio packets
@@ -57,7 +45,7 @@ def test_rotation_kept_and_odd_sizes_come_out_at_input_size(tmp_path):
     src = make_video(tmp_path / "rot.mp4", frames=6, width=64, height=48, rotate=90)
     out = tmp_path / "rot_out.mp4"
     assert video(str(src), "-o", str(out), "--style", STYLE).returncode == 0
-    assert stream_info(out)[2] == 90
+    assert stream_info(out).rotation == 90
     for w, h in ((854, 480), (641, 359)):
         src = make_video(tmp_path / f"{w}.mp4", frames=2, width=w, height=h)
         out = tmp_path / f"{w}_out.mp4"
@@ -213,7 +201,7 @@ def test_webm_gets_vp8_and_says_which_streams_it_cannot_hold(tmp_path):
     assert "audio stream #1 (aac) left out: .webm cannot hold it" in r.stderr  # WebM takes Opus/Vorbis only
     with av.open(str(out)) as c:
         assert [s.codec_context.name for s in c.streams] == ["vp8"]
-    pts_in, pts_out = stream_info(src)[0], stream_info(out)[0]
+    pts_in, pts_out = stream_info(src).pts, stream_info(out).pts
     assert len(pts_out) == 12
     np.testing.assert_allclose(np.diff(pts_out), np.diff(pts_in), atol=2e-3)  # WebM counts in milliseconds
 
@@ -240,7 +228,7 @@ def test_mpeg_ts_which_keeps_no_codec_table_still_gets_h264_and_audio(tmp_path):
     assert r.returncode == 0 and "left out" not in r.stderr, r.stderr
     with av.open(str(out)) as c:
         assert [s.codec_context.name for s in c.streams] == ["h264", "aac"]
-    assert len(stream_info(out)[0]) == 6
+    assert len(stream_info(out).pts) == 6
 
 
 def test_a_raw_h264_stream_without_timestamps_keeps_its_frame_rate(tmp_path):
@@ -249,7 +237,7 @@ def test_a_raw_h264_stream_without_timestamps_keeps_its_frame_rate(tmp_path):
     src = make_video(tmp_path / "in.h264", frames=12, rate=Fraction(25))
     out = tmp_path / "out.mp4"
     assert video(str(src), "-o", str(out), "--style", STYLE).returncode == 0
-    np.testing.assert_allclose(stream_info(out)[0], np.arange(12) / 25, atol=1e-3)
+    np.testing.assert_allclose(stream_info(out).pts, np.arange(12) / 25, atol=1e-3)
 
 
 def test_vp8_and_mpeg4_come_near_h264_quality(tmp_path):
@@ -294,7 +282,7 @@ def test_gif_frames_get_their_own_palette_and_are_turned_as_a_player_shows_them(
     fixed = [av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="bgr24").reformat(format="rgb8")
              .to_ndarray(format="bgr24") for f in turned]
     assert psnr(turned, out) > 33 and psnr(turned, out) > psnr(turned, np.stack(fixed)) + 10
-    np.testing.assert_allclose(stream_info(tmp_path / "pan.gif")[0], np.arange(10) * 0.04, atol=1e-6)
+    np.testing.assert_allclose(stream_info(tmp_path / "pan.gif").pts, np.arange(10) * 0.04, atol=1e-6)
 
 
 def test_gif_frames_go_to_gif_files_only(tmp_path):
@@ -355,7 +343,7 @@ def test_start_end_keep_audio_in_sync(tmp_path):
     out = tmp_path / "cut.mp4"
     r = video(str(src), "-o", str(out), "--style", STYLE, "--start", "0.5", "--end", "1.2", "--backend", "onnx")
     assert r.returncode == 0, r.stderr
-    pts, audio, _, _ = stream_info(out)
+    pts = stream_info(out).pts
     assert len(pts) == 21 and abs(pts[0]) < 0.04  # 0.5 s .. 1.2 s at 30 fps, starting at 0
     with av.open(str(out)) as c:
         a = [float(p.pts * p.time_base) for p in c.demux(audio=0) if p.pts is not None]
