@@ -32,8 +32,8 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {m.name: m for m in (
     ModelSpec("full", "ImageNet VGG19 encoder + decoder (the paper's network)", VGG19, "vgg19", DEFAULT_DECODER,
               WEIGHTS_DIR / "decoder_vgg19.md", judge="vgg19"),
-    ModelSpec("lite", "the distilled quarter-width model, real time on CPUs", LITE, "lite", LITE_DECODER,
-              WEIGHTS_DIR / "lite.md", live_on_cpu=True),
+    ModelSpec("lite", "the quarter-width model distilled from the full one's VGG19, real time on CPUs", LITE, "lite",
+              LITE_DECODER, WEIGHTS_DIR / "lite.md", judge="vgg19", live_on_cpu=True),
     ModelSpec("hed", "the full model before issue #21: VGG16 (HED edge detector) encoder + decoder", VGG16,
               "vgg16-hed", HED_DECODER, WEIGHTS_DIR / "decoder_vgg16.md"),
     ModelSpec("original-adain", "the original AdaIN release's vgg_normalised.pth and decoder.pth", VGG19, None,

@@ -144,7 +144,7 @@ def test_auto_picks_lite_on_cpu_and_full_on_cuda():
 def test_shipped_lite_model_end_to_end(tmp_path):
     """`tools/stylize.py --model lite` with the shipped weights: style taken on, the windmill kept."""
     from engines.images import resize_short
-    from engines.weights import vgg16_encoder
+    from engines.weights import encoder_by_name
     from engines.evaluation import measure, structure
 
     out = tmp_path / "out.png"
@@ -155,7 +155,7 @@ def test_shipped_lite_model_end_to_end(tmp_path):
     img = cv2.imread(str(out))
     small = resize_short(cv2.imread(CONTENT), 256)
     assert img.shape == small.shape
-    q = measure(vgg16_encoder(), small, resize_short(cv2.imread(STYLE), 512), img)  # judged by the VGG16 teacher
+    q = measure(encoder_by_name("vgg19"), small, resize_short(cv2.imread(STYLE), 512), img)  # by its VGG19 teacher
     assert q.style_ratio < 0.5
     style_as_output = cv2.resize(cv2.imread(STYLE), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
     assert q.structure > structure(small, style_as_output) + 0.05
