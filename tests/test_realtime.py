@@ -569,13 +569,15 @@ def test_blend_and_colour_keys_change_the_output(clip, tmp_path):
         expect = tensor_to_bgr(model.stylize(bgr_to_tensor(src), [mix]))
         only_a = tensor_to_bgr(model.stylize(bgr_to_tensor(src), [a]))
     assert np.abs(frames[5].astype(int) - expect).mean() < np.abs(frames[5].astype(int) - only_a).mean()
-    # colour preservation on: the output's mean colour moves towards the source frame's
+    # colour preservation on: the output's chroma moves to the source frame's (the luminance stays the painting's,
+    # so the chroma channels are compared: a darker output than the photo is no failure of this feature)
     k = 10
     src_k = cv2.resize(source[(s[k]["seq"] - 1) % len(source)], (88, 64), interpolation=cv2.INTER_AREA)
     before = cv2.resize(source[(s[7]["seq"] - 1) % len(source)], (88, 64), interpolation=cv2.INTER_AREA)
-    d_on = np.abs(frames[k].reshape(-1, 3).mean(0) - src_k.reshape(-1, 3).mean(0)).sum()
-    d_off = np.abs(frames[7].reshape(-1, 3).mean(0) - before.reshape(-1, 3).mean(0)).sum()
-    assert d_on < d_off
+    chroma = lambda img: cv2.cvtColor(img, cv2.COLOR_BGR2YCrCb)[:, :, 1:].reshape(-1, 2).astype(float)  # noqa: E731
+    d_on = np.abs(chroma(frames[k]) - chroma(src_k)).mean()
+    d_off = np.abs(chroma(frames[7]) - chroma(before)).mean()
+    assert d_on < 0.5 * d_off, (d_on, d_off)
 
 
 def test_style_cache_is_keyed_by_the_weights(tmp_path, monkeypatch):
