@@ -1,7 +1,7 @@
 """Measure style transfer: style ratio (lower = more style) and structure (SSIM); engines/evaluation.py says how.
 
 Example (pairs drawn from the training folders, shipped weights; both models on the same
-pairs, judged by VGG16, with a content | style | full | lite sheet):
+pairs, judged by their VGG19 loss network, with a content | style | full | lite sheet):
     python tools/quality.py --model full,lite --content-dir ../shared/data/train/content \\
         --style-dir ../shared/data/train/style --pairs 12 --sheet sheet.jpg
 A curve for a decoder in training, on the held-out split, judged by both loss networks:
