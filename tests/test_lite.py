@@ -102,25 +102,17 @@ def test_distill_cli_runs_both_stages_and_exports_loadable_weights(folders):
 def test_distill_init_starts_either_stage_from_given_lite_weights(folders, tmp_path):
     from safetensors.torch import load_file
 
-    shipped = ROOT / "engines" / "weights" / "lite_decoder.safetensors"
-    export = tmp_path / "dec.safetensors"
     tool = [sys.executable, str(ROOT / "tools" / "distill.py")]
     common = ["--content", str(folders / "content"), "--style", str(folders / "style"), "--batch", "2",
-              "--crop", "32", "--load-size", "48", "--device", "cpu", "--iters", "1", "--init", str(shipped)]
-    r = subprocess.run(tool + ["decoder", "--out", str(tmp_path / "d"), "--export", str(export), "--lr", "0"]
-                       + common, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    got, want = load_file(str(export)), load_file(str(shipped))
-    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)  # lr 0: unchanged
-    # the encoder stage starts its student from a lite encoder file
-    shipped_enc = ROOT / "engines" / "weights" / "lite_encoder.safetensors"
-    export = tmp_path / "enc.safetensors"
-    common[-1] = str(shipped_enc)
-    r = subprocess.run(tool + ["encoder", "--out", str(tmp_path / "e"), "--export", str(export), "--lr", "0"]
-                       + common, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    got, want = load_file(str(export)), load_file(str(shipped_enc))
-    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+              "--crop", "32", "--load-size", "48", "--device", "cpu", "--iters", "1", "--lr", "0"]
+    for stage in ("decoder", "encoder"):  # the encoder stage starts its student from a lite encoder file
+        shipped = ROOT / "engines" / "weights" / f"lite_{stage}.safetensors"
+        export = tmp_path / f"{stage}.safetensors"
+        r = subprocess.run(tool + [stage, "--out", str(tmp_path / stage), "--export", str(export), "--init",
+                                   str(shipped)] + common, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        got, want = load_file(str(export)), load_file(str(shipped))
+        assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)  # lr 0: unchanged
 
 
 def test_auto_picks_lite_on_cpu_and_full_on_cuda():
@@ -144,6 +136,7 @@ def test_auto_picks_lite_on_cpu_and_full_on_cuda():
 def test_shipped_lite_model_end_to_end(tmp_path):
     """`tools/stylize.py --model lite` with the shipped weights: style taken on, the windmill kept."""
     from engines.images import resize_short
+    from engines.models import spec
     from engines.weights import encoder_by_name
     from engines.evaluation import measure, structure
 
@@ -155,7 +148,7 @@ def test_shipped_lite_model_end_to_end(tmp_path):
     img = cv2.imread(str(out))
     small = resize_short(cv2.imread(CONTENT), 256)
     assert img.shape == small.shape
-    q = measure(encoder_by_name("vgg19"), small, resize_short(cv2.imread(STYLE), 512), img)  # by its VGG19 teacher
+    q = measure(encoder_by_name(spec("lite").judge), small, resize_short(cv2.imread(STYLE), 512), img)  # its teacher
     assert q.style_ratio < 0.5
     style_as_output = cv2.resize(cv2.imread(STYLE), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
     assert q.structure > structure(small, style_as_output) + 0.05
