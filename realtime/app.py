@@ -104,7 +104,8 @@ class LiveApp:
         self._last_seq = 0
         self._last_out = time.monotonic()
         self._last_poll = time.monotonic()
-        self._stats = open(cfg.stats_path, "a") if cfg.stats_path else None  # earlier runs' lines are kept
+        # earlier runs' lines are kept; each line is written whole as its frame leaves (a reader can follow it)
+        self._stats = open(cfg.stats_path, "a", buffering=1) if cfg.stats_path else None
         self.height, self.width = stylizer.spec.height, stylizer.spec.width
         self.stages = StageTimes()
 

@@ -52,7 +52,7 @@ def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, 
         if record:
             app.toggle_recording()
         encode = app.recorder.writer.encode_cost if record else None
-        crowd = Crowd(web.port, viewers, lambda: app.frames_out >= frames // 2) if web else None
+        crowd = Crowd(web.port, web.token, viewers, lambda: app.frames_out >= frames // 2) if web else None
         t0 = time.perf_counter()
         n = app.run()
         fps = n / (time.perf_counter() - t0)
@@ -67,9 +67,10 @@ class Crowd(threading.Thread):
     """`n` browser viewers of the MJPEG stream that connect at once and drop at once (no goodbye) when
     `leave()` turns true: a crowd at a kiosk, a class of phones."""
 
-    def __init__(self, port: int, n: int, leave) -> None:
+    def __init__(self, port: int, token: str | None, n: int, leave) -> None:
         super().__init__(daemon=True)
         self.port, self.n, self.leave = port, n, leave
+        self.query = f"?token={token}" if token else ""
         self.frames = 0
         self.start()
 
@@ -81,7 +82,7 @@ class Crowd(threading.Thread):
 
     async def _one(self) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        writer.write(b"GET /stream.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n")
+        writer.write(f"GET /stream.mjpg{self.query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         await writer.drain()
         deadline = time.monotonic() + 120
         while not self.leave() and time.monotonic() < deadline:

@@ -5,7 +5,8 @@ thumbnail, and buttons that act as the keys do. aiohttp serves it from its own t
 live loop only hands over its newest frame (a reference, no copy, no encoding) and reads the buttons pressed.
 Each frame is JPEG-encoded once, when a viewer first asks for it, and shared by all viewers; a viewer always
 gets the newest frame when it is ready for one, so a slow viewer skips frames and never slows the loop or the
-other viewers. A viewer that goes away has its handler cancelled at once.
+other viewers. A viewer that goes away has its handler cancelled at once. Who may watch and press:
+realtime/web_access.py (a secret in the printed URL, then a cookie; Host, Origin and fetch metadata checked).
 """
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ import importlib.util
 import ipaddress
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from realtime.web_access import Access, new_token
 
 log = logging.getLogger("realtime")
 
@@ -75,9 +79,12 @@ class ViewState:
 
 
 class WebView:
-    """Serves from the moment it is made (a port in use fails here, before the model loads) until close()."""
+    """Serves from the moment it is made (a port in use fails here, before the model loads) until close().
 
-    def __init__(self, host: str, port: int, quality: int = 80) -> None:
+    `token`: the secret asked of every request (None: a new random one); `open_access`: no secret at all."""
+
+    def __init__(self, host: str, port: int, quality: int = 80, token: str | None = None,
+                 open_access: bool = False) -> None:
         if importlib.util.find_spec("aiohttp") is None:
             raise ServeError("--serve needs aiohttp: pip install -r requirements-extra.txt")
         server_log = logging.getLogger("aiohttp.server")
@@ -93,6 +100,9 @@ class WebView:
         self._thumbs: dict[str, bytes] = {}
         self.viewers = 0
         self.served_frames = 0
+        self.token = None if open_access else (token or new_token())
+        self.refused = 0
+        self._refusals_logged = (0, -1e9)  # (count, time) at the last refusal line
         self._closing = False
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
@@ -110,8 +120,16 @@ class WebView:
             if isinstance(err, PermissionError) or (isinstance(err, OSError) and err.errno == 13):
                 raise ServeError(f"--serve: no permission to listen on port {port} (ports below 1024 need root)")
             raise ServeError(f"--serve: cannot listen on {host}:{port}: {err}")
-        bracket = f"[{host}]" if ":" in host else host
-        self.url = f"http://{bracket}:{self.port}/"
+        self.everywhere = host in ("0.0.0.0", "::")
+        local = ("[::1]" if host == "::" else "127.0.0.1") if self.everywhere else (f"[{host}]" if ":" in host else host)
+        self.url = f"http://{local}:{self.port}/" + (f"?token={self.token}" if self.token else "")
+
+    def describe(self) -> str:
+        """The start-up line: where to open the page, and who else can."""
+        notes = ["every network: from another machine use this machine's address in its place"] if self.everywhere else []
+        notes.append("open to anyone who can reach it: --serve-open, no secret asked" if self.token is None
+                     else "the token in it is the secret; keep it to who may watch and press")
+        return f"browser view at {self.url} ({'; '.join(notes)})"
 
     # --- the live loop's side ------------------------------------------------------------------------------
     def publish(self, frame: np.ndarray, state: ViewState) -> None:
@@ -157,7 +175,8 @@ class WebView:
         self._stop = asyncio.Event()
         self._new_frame = asyncio.Event()
         self._encoding = asyncio.Lock()
-        app = web.Application(client_max_size=1024)
+        app = web.Application(client_max_size=1024, middlewares=[web.middleware(
+            lambda request, handler: self._guard(request, handler))])
         app.add_routes([web.get("/", self._page), web.get("/stream.mjpg", self._stream),
                         web.get("/state.json", self._state_json), web.get("/thumb.jpg", self._thumb),
                         web.post("/press/{button}", self._press)])
@@ -168,11 +187,35 @@ class WebView:
             site = web.TCPSite(runner, host, port, backlog=256)
             await site.start()
             self.port = runner.addresses[0][1]
+            self.access = Access(self.token, self.port)
             self._started.set()
             await self._stop.wait()
         finally:
             self._wake()  # streams see _closing and end
             await runner.cleanup()
+
+    async def _guard(self, request, handler):
+        """Every route, an unknown one included, passes web_access's checks first."""
+        from aiohttp import web
+
+        sock = request.transport.get_extra_info("sockname") if request.transport is not None else None
+        refusal = self.access.refuse(request.method, request.path, request.headers, request.query.get("token"),
+                                     request.cookies.get(self.access.cookie), sock[0] if sock else None)
+        if refusal is None:
+            return await handler(request)
+        self._log_refusal(refusal.reason, request.remote)
+        return web.Response(status=refusal.status, text=f"refused: {refusal.reason}\n",
+                            headers={"Cache-Control": "no-store"})
+
+    def _log_refusal(self, reason: str, remote: str | None) -> None:
+        """One line at most every 10 s, so a guessing client cannot fill a kiosk's log."""
+        self.refused += 1
+        count, at = self._refusals_logged
+        now = time.monotonic()
+        if now - at >= 10:
+            log.info("web view: refused %d request(s) since the last line; latest from %s: %s",
+                     self.refused - count, remote, reason)
+            self._refusals_logged = (self.refused, now)
 
     def _wake(self) -> None:
         """Runs on the server's loop: every waiting stream looks for the newest frame."""
@@ -227,7 +270,8 @@ class WebView:
         with self._lock:
             s = self._state
         return web.json_response({"style": s.style, "style_index": s.style_index, "styles": s.styles,
-                                  "alpha": s.alpha, "mask": s.mask, "viewers": self.viewers},
+                                  "alpha": s.alpha, "mask": s.mask, "viewers": self.viewers,
+                                  "refused": self.refused},
                                  headers={"Cache-Control": "no-store"})
 
     async def _thumb(self, request):
@@ -258,6 +302,11 @@ class WebView:
     async def _page(self, request):
         from aiohttp import web
 
+        if self.token is not None and self.access.matches(request.query.get("token")):
+            # the printed URL: the secret moves into a cookie the page's own requests carry, out of the address bar
+            resp = web.HTTPSeeOther("/", headers={"Cache-Control": "no-store"})
+            resp.set_cookie(self.access.cookie, self.token, httponly=True, samesite="Strict", path="/")
+            raise resp
         return web.Response(text=PAGE, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 

@@ -37,6 +37,7 @@ from realtime.person_mask import MODES, MaskSettings  # noqa: E402
 from realtime.recorder import RecorderError, check_writable  # noqa: E402
 from realtime.style_bank import StyleBank  # noqa: E402
 from realtime.virtual_camera import VirtualCamera, VirtualCameraError  # noqa: E402
+from realtime.web_access import check_token  # noqa: E402
 from realtime.web_view import ServeError, WebView, parse_address  # noqa: E402
 
 log = logging.getLogger("realtime")
@@ -123,6 +124,13 @@ def serve_address(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def serve_token(text: str) -> str:
+    try:
+        return check_token(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def open_display(enabled: bool, fullscreen: bool, window_size: tuple[int, int] | None = None) -> Display:
     try:
         return Display(enabled, fullscreen, window_size)
@@ -163,8 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "where it costs 6-9 ms a frame: BENCHMARKS.md)")
     p.add_argument("--serve", type=serve_address, metavar="[HOST:]PORT",
                    help="show the live picture in a browser at http://HOST:PORT/ with buttons for style, alpha and "
-                        "mask (this machine only unless a HOST such as 0.0.0.0 is given; needs "
-                        "requirements-extra.txt)")
+                        "mask (this machine only unless a HOST such as 0.0.0.0 is given; open the URL the app "
+                        "prints, which carries a secret token; needs requirements-extra.txt)")
+    access = p.add_mutually_exclusive_group()
+    access.add_argument("--serve-token", type=serve_token, metavar="TOKEN",
+                        help="the browser view's secret instead of a new random one at each start (a kiosk's "
+                             "printed link; 16 or more of A-Z a-z 0-9 - _ . ~)")
+    access.add_argument("--serve-open", action="store_true",
+                        help="serve the browser view without a secret: anyone who can reach the address may "
+                             "watch and press its buttons (a kiosk's page for its visitors)")
     p.add_argument("--virtual-cam", action="store_true",
                    help="send the stylized picture to a virtual camera for Zoom, Meet, Teams or OBS (v4l2loopback "
                         "on Linux, OBS Virtual Camera elsewhere; needs requirements-extra.txt)")
@@ -208,6 +223,9 @@ def check_args(a: argparse.Namespace) -> dict[int, list[int]]:
     if a.style_dir is not None and not list_images(a.style_dir):
         raise ImageError(f"style folder has no images: {a.style_dir}")
     script = parse_script(a.keys)
+    if (a.serve_token or a.serve_open) and a.serve is None:
+        raise ValueError(f"{'--serve-token' if a.serve_token else '--serve-open'} is for the browser view: add "
+                         "--serve [HOST:]PORT")
     if a.virtual_cam and importlib.util.find_spec("pyvirtualcam") is None:  # said now, not after the engine build
         raise ValueError("--virtual-cam needs pyvirtualcam: pip install -r requirements-extra.txt")
     if a.record is not None:
@@ -230,7 +248,7 @@ def start(a: argparse.Namespace) -> Started:
     """The browser view (a port in use is said before any work), the source, the engine (fitted to --fps if
     asked), the styles, the window and the virtual camera; what was opened is closed again if a later step
     fails."""
-    web = WebView(*a.serve) if a.serve is not None else None
+    web = WebView(*a.serve, token=a.serve_token, open_access=a.serve_open) if a.serve is not None else None
     try:
         started = _start(a)
     except BaseException:
@@ -239,7 +257,7 @@ def start(a: argparse.Namespace) -> Started:
         raise
     started.web = web
     if web is not None:
-        log.info("browser view at %s", web.url)
+        log.info("%s", web.describe())
     return started
 
 

@@ -24,7 +24,11 @@ CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")
 
 
 class Browser:
-    """`async with Browser() as b:` a page to navigate, evaluate JavaScript in, click and screenshot."""
+    """`async with Browser() as b:` a page to navigate, evaluate JavaScript in, click and screenshot; `args`: more
+    Chromium switches (e.g. --host-resolver-rules to point a made-up name at this machine)."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = list(args)
 
     async def __aenter__(self) -> "Browser":
         import aiohttp
@@ -32,7 +36,7 @@ class Browser:
         self.profile = tempfile.TemporaryDirectory()
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-port=0",
-             f"--user-data-dir={self.profile.name}", "--window-size=900,700", "about:blank"],
+             f"--user-data-dir={self.profile.name}", "--window-size=900,700", *self.args, "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # its own group: all
         # of its processes (renderer, GPU, network) end with it
         port_file = Path(self.profile.name) / "DevToolsActivePort"
