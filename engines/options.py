@@ -12,11 +12,12 @@ from pathlib import Path
 
 import torch
 
-from engines.adain import check_weights
+from engines.model.adain import check_weights
 from engines.backends import BACKENDS, PRECISIONS
-from engines.model import MIN_SIDE, AdaINModel
-from engines.models import GPU_DEFAULT, MODELS as REGISTRY, cli_models, cpu_default, resolve
-from engines.weights import WeightsError
+from engines.io.sizes import MIN_SIDE
+from engines.model.network import AdaINModel
+from engines.zoo.registry import GPU_DEFAULT, MODELS as REGISTRY, cli_models, cpu_default, resolve
+from engines.zoo.files import WeightsError
 
 
 def _checked(text: str, parse: Callable[[str], float], ok: Callable[[float], bool], needs: str) -> float:
@@ -194,7 +195,7 @@ def add_model_args(p: argparse.ArgumentParser, offline: bool = False) -> None:
 
 
 def model_choice(a: argparse.Namespace, device: str) -> tuple[str, str]:
-    """(model name in engines.models, why): the why is printed at start."""
+    """(model name in engines.zoo.registry, why): the why is printed at start."""
     if a.model_weights == "original-adain":
         if a.model not in ("auto", GPU_DEFAULT):
             raise WeightsError(f"the original AdaIN files are a full model; drop --model {a.model}")

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import torch
 
-from engines.color import coral, luminance_transfer
-from engines.images import bgr_to_tensor, read_bgr, tensor_to_bgr
-from engines.model import AdaINModel
+from engines.model.color import coral, luminance_transfer
+from engines.io.images import bgr_to_tensor, read_bgr, tensor_to_bgr
+from engines.model.network import AdaINModel
 
 
 def read_mask(path: str | Path, size: tuple[int, int]) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Paint only the background, or only the person: per-frame person masks, steadied in time and feathered.
 
 A webcam picture is mostly a person in a room; a kiosk visitor wants to recognise themselves. The segmenter
-(engines/person_segmenter.py) gives each frame a person probability; here it becomes the region the engine
-paints (engines/graph.py: the region's own content statistics, the photo elsewhere).
+(engines/person/segmenter.py) gives each frame a person probability; here it becomes the region the engine
+paints (engines/model/frame_graph.py: the region's own content statistics, the photo elsewhere).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engines.person_segmenter import PersonSegmenter, for_frame
+from engines.person.segmenter import PersonSegmenter, for_frame
 
 MODES = ("whole", "background", "person")  # key m cycles them in this order
 

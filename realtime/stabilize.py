@@ -38,8 +38,8 @@ def warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return cv2.remap(img, _grid(h, w) + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-class Stabilizer:
-    """Call per frame in order: `stabilizer(content_bgr, stylized_bgr) -> stabilized_bgr`."""
+class TextureSteadier:
+    """Call per frame in order: `steadier(content_bgr, stylized_bgr) -> steadied_bgr`."""
 
     def __init__(self, strength: float = 0.6, threshold: float = 12.0, flow_side: int = 256) -> None:
         """flow_side: the longer side the optical flow is computed at (its cost; the live app takes 160)."""

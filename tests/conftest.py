@@ -20,31 +20,31 @@ torch.set_num_threads(2)
 
 @pytest.fixture(scope="session")
 def vgg16_encoder():
-    from engines.weights import vgg16_encoder as load
+    from engines.zoo.hed_vgg16 import vgg16_encoder as load
 
     return load()
 
 
 @pytest.fixture(scope="session")
 def shipped_model():
-    from engines.model import AdaINModel
-    from engines.models import resolve
+    from engines.model.network import AdaINModel
+    from engines.zoo.registry import resolve
 
     return AdaINModel(*resolve("full")).eval()
 
 
 @pytest.fixture(scope="session")
 def shipped_lite():
-    from engines.model import AdaINModel
-    from engines.models import resolve
+    from engines.model.network import AdaINModel
+    from engines.zoo.registry import resolve
 
     return AdaINModel(*resolve("lite")).eval()
 
 
 @pytest.fixture
 def random_model():
-    from engines.model import AdaINModel
-    from engines.vgg import VGG16, Decoder, Encoder
+    from engines.model.network import AdaINModel
+    from engines.model.vgg import VGG16, Decoder, Encoder
 
     torch.manual_seed(0)
     return AdaINModel(Encoder(VGG16), Decoder(VGG16)).eval()

@@ -7,7 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from realtime.pattern_clip import make_video, moving_frame  # noqa: F401  (the tests' clips)
+from realtime.video.pattern_clip import make_video, moving_frame  # noqa: F401  (the tests' clips)
 
 
 def damage_frames(src: Path, dst: Path, first: int, count: int = 1) -> Path:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from engines.adain import adain, blend_alpha, check_weights, interpolate_stats, masked_adain, mean_std
+from engines.model.adain import adain, blend_alpha, check_weights, interpolate_stats, masked_adain, mean_std
 
 
 def feats(seed, n=1, c=8, h=12, w=10):

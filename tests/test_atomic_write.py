@@ -1,6 +1,6 @@
 import pytest
 
-from engines.atomic_write import write_atomically
+from engines.io.atomic_write import write_atomically
 
 
 def test_a_second_writer_of_the_same_file_never_takes_the_first_ones_temporary(tmp_path):

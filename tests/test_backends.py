@@ -6,8 +6,10 @@ import torch
 
 from conftest import make_photo, psnr
 from engines import backends as B
-from engines.model import AdaINModel, StyleStats
-from engines.vgg import VGG16, Decoder, Encoder
+from engines.backends import machine
+from engines.backends.base import frame_graph
+from engines.model.network import AdaINModel, StyleStats
+from engines.model.vgg import VGG16, Decoder, Encoder
 
 CUDA = torch.cuda.is_available()
 
@@ -34,7 +36,7 @@ def random_model_scaled():
 
 
 def styles(model, h=40, w=48):
-    from engines.images import bgr_to_tensor
+    from engines.io.images import bgr_to_tensor
 
     return [model.encode_style(bgr_to_tensor(make_photo(h, w, seed=s))) for s in (11, 12)]
 
@@ -61,7 +63,7 @@ def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, 
         assert out.shape == frame.shape and out.dtype == np.uint8
         assert np.abs(out.astype(int) - ref).max() <= 2, name
         assert np.abs(out_region.astype(int) - ref_region).max() <= 2, name
-    if B.cpu_has_bf16():
+    if machine.cpu_has_bf16():
         for name in B.BF16_BACKENDS:
             if name == "inductor" and (compiled != "bf16" or name not in B.available_backends("cpu")):
                 continue
@@ -72,7 +74,7 @@ def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, 
 def test_region_paints_only_the_region_with_its_own_statistics(shipped_model):
     """The paper's spatial control with one style: inside the region the style, with the content statistics
     of the region alone (not the whole frame's); outside it the photo itself. The engine and the model agree."""
-    from engines.images import bgr_to_tensor, tensor_to_bgr
+    from engines.io.images import bgr_to_tensor, tensor_to_bgr
 
     frame = make_photo(48, 64, seed=5)
     frame[:, :24] = (frame[:, :24] * 0.3).astype(np.uint8)  # the unpainted part unlike the painted one
@@ -95,7 +97,7 @@ def test_region_paints_only_the_region_with_its_own_statistics(shipped_model):
 
 
 def test_graph_matches_the_model_and_inputs_switch_without_rebuild(shipped_model):
-    from engines.images import bgr_to_tensor, tensor_to_bgr
+    from engines.io.images import bgr_to_tensor, tensor_to_bgr
 
     frame = make_photo(40, 56, seed=4)
     a, b = styles(shipped_model)
@@ -108,7 +110,7 @@ def test_graph_matches_the_model_and_inputs_switch_without_rebuild(shipped_model
     half = st(frame, b, alpha=0.5)
     assert np.abs(half.astype(int) - out_b).mean() > 1
     kept = st(frame, b, color=1.0)
-    from engines.color import luminance_transfer
+    from engines.model.color import luminance_transfer
 
     exp_kept = tensor_to_bgr(luminance_transfer(shipped_model.stylize(bgr_to_tensor(frame), [b]), bgr_to_tensor(frame)))
     assert np.abs(kept.astype(int) - exp_kept).max() <= 2
@@ -161,15 +163,15 @@ def test_unavailable_backends_name_what_is_available():
 def test_auto_choice_on_cpu_follows_the_measurements(monkeypatch):
     backend, precision, why = B.choose_backend("auto", "cpu", pixels=256 * 256)
     compiled = "inductor" in B.available_backends("cpu")
-    if B.cpu_has_bf16():
+    if machine.cpu_has_bf16():
         assert (backend, precision) == (("inductor" if compiled else "eager"), "bf16")
     else:
         assert (backend, precision) == ("onnx", "fp32")
     assert why
     large = B.choose_backend("auto", "cpu", pixels=1280 * 720)[:2]
-    assert large == (("inductor", "bf16") if compiled and B.cpu_has_bf16() else ("onnx", "fp32"))
-    monkeypatch.setattr(B, "cpu_has_bf16", lambda: True)
-    monkeypatch.setattr(B, "cpp_compiler", lambda: None)  # no compiler: inductor is not offered at all
+    assert large == (("inductor", "bf16") if compiled and machine.cpu_has_bf16() else ("onnx", "fp32"))
+    monkeypatch.setattr(machine, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(machine, "cpp_compiler", lambda: None)  # no compiler: inductor is not offered at all
     assert "inductor" not in B.available_backends("cpu")
     assert B.choose_backend("auto", "cpu", pixels=256 * 256)[:2] == ("eager", "bf16")
     with pytest.raises(B.BackendError, match="not available"):
@@ -183,7 +185,7 @@ def test_a_compiler_that_fails_is_one_line_and_auto_runs_eager(random_model_scal
     import torch._inductor.config as ic
 
     monkeypatch.setattr(ic.cpp, "cxx", ("false",))  # /bin/false: found, fails every build
-    monkeypatch.setattr(B, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(machine, "cpu_has_bf16", lambda: True)
     with pytest.raises(B.BackendError, match="inductor could not compile") as e:
         B.make_stylizer(random_model_scaled, "inductor", 32, 32, precision="fp32")
     assert "\n" not in str(e.value)
@@ -198,7 +200,7 @@ def test_fp16_graph_runs_and_leaves_the_callers_model_fp32(shipped_lite):
     frame = make_photo(64, 96, seed=5)
     s = styles(shipped_lite)[0]
     spec = B.EngineSpec("eager", 64, 96, 1, "cpu", "fp32", shipped_lite.encoder.channels[-1])
-    run = [B._graph(shipped_lite, replace(spec, precision=p)) for p in ("fp32", "fp16")]
+    run = [frame_graph(shipped_lite, replace(spec, precision=p)) for p in ("fp32", "fp16")]
     ins = (torch.from_numpy(frame[None]), s.mean, s.std, torch.ones(1), torch.zeros(1),
            torch.full((1, 64, 96), 255, dtype=torch.uint8))
     ref, half = (g(*ins).numpy()[0] for g in run)
@@ -254,7 +256,7 @@ def test_export_onnx_tool(tmp_path):
 def test_a_frame_too_large_for_free_memory_is_refused_before_it_is_built(random_model_scaled, monkeypatch):
     free = B.available_memory()
     assert free is None or free > 0
-    monkeypatch.setattr(B, "available_memory", lambda: 200 * 2**20)  # a machine with 200 MB free
+    monkeypatch.setattr(machine, "available_memory", lambda: 200 * 2**20)  # a machine with 200 MB free
     B.check_memory(random_model_scaled, "onnx", 64, 64)  # 10 MB: fine
     with pytest.raises(B.BackendError, match=r"a 2000x1000 frame needs about 4\.6 GB on the onnx backend and "
                                              r"0\.2 GB are free.*--backend eager"):
@@ -262,7 +264,7 @@ def test_a_frame_too_large_for_free_memory_is_refused_before_it_is_built(random_
     with pytest.raises(B.BackendError, match="batch of 8"):
         B.check_memory(random_model_scaled, "eager", 256, 256, batch=8)  # 336 MB
     B.check_memory(random_model_scaled, "eager", 256, 256, batch=8, device="cuda")  # CUDA raises its own error
-    monkeypatch.setattr(B, "available_memory", lambda: None)  # unknown: let it try
+    monkeypatch.setattr(machine, "available_memory", lambda: None)  # unknown: let it try
     B.check_memory(random_model_scaled, "onnx", 4000, 4000)
 
 

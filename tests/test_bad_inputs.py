@@ -164,7 +164,7 @@ def test_a_huge_png_in_a_folder_of_contents_is_skipped_and_the_rest_done(tmp_pat
 
 
 def test_a_large_jpeg_style_is_decoded_no_larger_than_needed(tmp_path):
-    from engines.images import read_bgr, read_short
+    from engines.io.images import read_bgr, read_short
 
     photo = cv2.resize(make_photo(300, 400), (4000, 3000), interpolation=cv2.INTER_LINEAR)
     cv2.imwrite(str(tmp_path / "big.jpg"), photo)
@@ -240,7 +240,7 @@ def test_an_engine_cache_path_that_is_a_folder_builds_uncached(tmp_path, monkeyp
     first.cache_file.mkdir()  # something else took the engine's name
     again = make_stylizer(random_model, "onnx", 32, 32)
     frame = make_photo(32, 32)[None]
-    from engines.model import StyleStats
+    from engines.model.network import StyleStats
 
     style = StyleStats(torch.ones(512), torch.ones(512))
     assert np.array_equal(first(frame, style), again(frame, style))
@@ -248,7 +248,7 @@ def test_an_engine_cache_path_that_is_a_folder_builds_uncached(tmp_path, monkeyp
 
 
 def test_the_temp_cache_folder_is_private_and_one_someone_else_can_write_is_not_used(tmp_path, monkeypatch):
-    import engines.weights as W
+    import engines.zoo.cache as W
 
     monkeypatch.setattr(W.tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(W, "_OWN_TEMP", [])
@@ -279,7 +279,7 @@ def test_a_stop_request_while_starting_ends_with_one_line(tmp_path, clip, tool, 
 def test_a_decoder_of_nan_weights_is_refused(tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from engines.weights import LITE_DECODER
+    from engines.zoo.files import LITE_DECODER
 
     sd = {k: torch.full_like(v, float("nan")) for k, v in load_file(str(LITE_DECODER)).items()}
     save_file(sd, str(tmp_path / "nan.safetensors"))
@@ -289,7 +289,7 @@ def test_a_decoder_of_nan_weights_is_refused(tmp_path):
 
 
 def test_a_recording_stopped_before_any_frame_leaves_nothing_and_no_error(tmp_path):
-    from realtime.recorder import LiveRecorder
+    from realtime.video.writer import LiveRecorder
 
     rec = LiveRecorder(tmp_path / "r.mp4", 64, 48, start=0.0)
     assert rec.close() == 0 and not (tmp_path / "r.mp4").exists()

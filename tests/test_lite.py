@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from conftest import ROOT
-from engines.model import AdaINModel
-from engines.vgg import LITE, VGG16, Decoder, Encoder
-from engines.distillation import EncoderDistiller, LiteDecoderTrainer
-from engines.training import TrainConfig
+from engines.model.network import AdaINModel
+from engines.model.vgg import LITE, VGG16, Decoder, Encoder
+from engines.training.distillation import EncoderDistiller, LiteDecoderTrainer
+from engines.training.trainer import TrainConfig
 
 DATA = ROOT / "tests" / "data"
 CONTENT, STYLE = str(DATA / "windmill.jpg"), str(DATA / "painting.jpg")
@@ -24,7 +24,7 @@ def config(folders, **kw):
 
 
 def test_lite_needs_at_least_5x_fewer_flops():
-    from engines.benchmark import conv_gflop
+    from engines.evaluation.benchmark import conv_gflop
 
     full = conv_gflop(AdaINModel(Encoder(VGG16), Decoder(VGG16)), 256, 256)
     lite = conv_gflop(AdaINModel(Encoder(LITE), Decoder(LITE)), 256, 256)
@@ -78,7 +78,7 @@ def test_lite_decoder_learns_from_the_teachers_losses(folders, vgg16_encoder):
 
 
 def test_distill_cli_runs_both_stages_and_exports_loadable_weights(folders):
-    from engines.weights import lite_encoder, load_decoder
+    from engines.zoo.files import lite_encoder, load_decoder
 
     common = ["--content", str(folders / "content"), "--style", str(folders / "style"), "--batch", "2",
               "--crop", "32", "--load-size", "48", "--save-every", "2", "--device", "cpu", "--iters", "2"]
@@ -117,7 +117,7 @@ def test_distill_init_starts_either_stage_from_given_lite_weights(folders, tmp_p
 
 def test_auto_picks_lite_on_cpu_and_full_on_cuda():
     from engines.options import model_choice
-    from engines.weights import WeightsError
+    from engines.zoo.files import WeightsError
 
     ns = lambda **kw: argparse.Namespace(**({"model": "auto", "model_weights": "default", "vgg": None,  # noqa: E731
                                              "decoder": None} | kw))
@@ -135,10 +135,10 @@ def test_auto_picks_lite_on_cpu_and_full_on_cuda():
 
 def test_shipped_lite_model_end_to_end(tmp_path):
     """`tools/stylize.py --model lite` with the shipped weights: style taken on, the windmill kept."""
-    from engines.images import resize_short
-    from engines.models import spec
-    from engines.weights import encoder_by_name
-    from engines.evaluation import measure, structure
+    from engines.io.images import resize_short
+    from engines.zoo.registry import spec
+    from engines.zoo.registry import encoder_by_name
+    from engines.evaluation.quality import measure, structure
 
     out = tmp_path / "out.png"
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "stylize.py"), "--content", CONTENT, "--style", STYLE,
@@ -155,7 +155,7 @@ def test_shipped_lite_model_end_to_end(tmp_path):
 
 
 def test_style_bank_keeps_full_and_lite_statistics_side_by_side(tmp_path, monkeypatch, shipped_model, shipped_lite):
-    from realtime.style_bank import StyleBank
+    from realtime.live.style_bank import StyleBank
 
     monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path))
     full, lite = StyleBank(shipped_model, [STYLE], style_size=64), StyleBank(shipped_lite, [STYLE], style_size=64)

@@ -9,7 +9,7 @@ import torch
 from safetensors import safe_open
 
 from conftest import ROOT, webcam
-from engines.person_segmenter import LANDSCAPE, SQUARE, PersonSegmenter, for_frame
+from engines.person.segmenter import LANDSCAPE, SQUARE, PersonSegmenter, for_frame
 
 DATA = ROOT / "tests" / "data"
 
@@ -41,7 +41,7 @@ def test_model_choice_follows_the_frame_shape():
 
 
 def test_a_broken_weights_file_is_one_clear_error(tmp_path):
-    from engines.weights import WeightsError
+    from engines.zoo.files import WeightsError
 
     bad = tmp_path / "person.safetensors"
     bad.write_bytes(b"not a safetensors file")

@@ -2,10 +2,10 @@ import pytest
 import torch
 
 from conftest import make_photo
-from engines.adain import adain, mean_std
-from engines.images import bgr_to_tensor
-from engines.losses import adain_losses, layer_scales
-from engines.pixel_reference import compare, optimise_pixels
+from engines.model.adain import adain, mean_std
+from engines.io.images import bgr_to_tensor
+from engines.training.losses import adain_losses, layer_scales
+from engines.evaluation.pixel_reference import compare, optimise_pixels
 from tools.pixel_reference import main
 
 

@@ -15,10 +15,10 @@ import torch
 
 from conftest import ROOT, webcam
 from media import damage_frames, decode_frames, make_video, moving_frame
-from engines.images import bgr_to_tensor, read_bgr, resize_short, tensor_to_bgr
-from realtime.keys import action_for, parse_script
-from realtime.flicker import frames as read_frames
-from realtime.flicker import warping_error
+from engines.io.images import bgr_to_tensor, read_bgr, resize_short, tensor_to_bgr
+from realtime.live.keys import action_for, parse_script
+from realtime.video.flicker import frames as read_frames
+from realtime.video.flicker import warping_error
 
 STYLE_A, STYLE_B = str(ROOT / "tests/data/painting.jpg"), str(ROOT / "tests/data/windmill.jpg")
 
@@ -140,7 +140,7 @@ def test_source_failing_mid_stream_recovers(tmp_path):
 
 
 def read_to_end(path, timeout=60.0):
-    from realtime.capture import CaptureThread
+    from realtime.live.capture import CaptureThread
 
     capture = CaptureThread(str(path), pace=False).start()
     deadline = time.monotonic() + timeout
@@ -259,7 +259,7 @@ def test_a_kiosk_waits_for_a_source_that_is_not_up_yet(tmp_path):
 
 def test_a_stalled_stream_is_noticed_in_seconds_not_half_a_minute(stalling_stream, tmp_path):
     """FFmpeg holds a silent connection's read for 30 s by default: the picture froze that long."""
-    from realtime.capture import STREAM_STALL_S
+    from realtime.live.capture import STREAM_STALL_S
 
     stats = tmp_path / "s.jsonl"
     r = webcam("--style", STYLE_A, "--source", stalling_stream, "--size", "48", "--no-display", "--backend", "onnx",
@@ -275,11 +275,11 @@ def test_a_stalled_stream_is_noticed_in_seconds_not_half_a_minute(stalling_strea
 def test_the_window_answers_keys_while_the_source_is_stalled(stalling_stream, tmp_path, monkeypatch):
     """Keys were read only when a frame was shown: q did nothing while a stream hung."""
     from engines.backends import make_stylizer
-    from engines.model import AdaINModel
-    from engines.vgg import LITE, Decoder, Encoder
-    from realtime.app import AppConfig, LiveApp
-    from realtime.capture import CaptureThread
-    from realtime.style_bank import StyleBank
+    from engines.model.network import AdaINModel
+    from engines.model.vgg import LITE, Decoder, Encoder
+    from realtime.live.app import AppConfig, LiveApp
+    from realtime.live.capture import CaptureThread
+    from realtime.live.style_bank import StyleBank
 
     class Window:  # the OpenCV window's interface, with the user pressing q 3 s in (1.5 s into the stall)
         enabled, fullscreen = True, False
@@ -371,12 +371,12 @@ def test_a_second_recording_never_overwrites_the_first(clip, tmp_path):
 
 def test_recording_failures_keep_the_live_loop_running(clip, tmp_path, caplog, monkeypatch):
     from engines.backends import make_stylizer
-    from engines.model import AdaINModel
-    from engines.vgg import LITE, Decoder, Encoder
-    from realtime.app import AppConfig, LiveApp
-    from realtime.capture import CaptureThread
-    from realtime.display import Display
-    from realtime.style_bank import StyleBank
+    from engines.model.network import AdaINModel
+    from engines.model.vgg import LITE, Decoder, Encoder
+    from realtime.live.app import AppConfig, LiveApp
+    from realtime.live.capture import CaptureThread
+    from realtime.live.display import Display
+    from realtime.live.style_bank import StyleBank
 
     monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path / "cache"))
     torch.manual_seed(0)
@@ -384,15 +384,15 @@ def test_recording_failures_keep_the_live_loop_running(clip, tmp_path, caplog, m
     bank = StyleBank(model, [Path(STYLE_A)], style_size=64)
 
     def app(record):
-        cfg = AppConfig(record=record, display=False, max_frames=4)
+        cfg = AppConfig(display=False, max_frames=4)
         return LiveApp(cfg, CaptureThread(str(clip)), make_stylizer(model, "eager", 48, 64), bank,
-                       Display(enabled=False))
+                       Display(enabled=False), record=record)
 
     with torch.no_grad():
         # a container FFmpeg does not know (the command line refuses it up front; the app may still be given one)
         bad = app(tmp_path / "rec.xyz")
         bad.toggle_recording()
-        assert bad.recorder is None and "not recording" in caplog.text
+        assert not bad.recording.active and "not recording" in caplog.text
         bad.close()
         # the folder disappears after recording started (an unplugged drive, say)
         gone = tmp_path / "gone"
@@ -400,7 +400,7 @@ def test_recording_failures_keep_the_live_loop_running(clip, tmp_path, caplog, m
         live = app(gone / "rec.mp4")
         live.toggle_recording()
         gone.rmdir()
-        assert live.run() == 4 and live.recorder is None  # every frame still came out
+        assert live.run() == 4 and not live.recording.active  # every frame still came out
         assert "gone/rec.mp4" in caplog.text and "failed" in caplog.text  # and the user was told
         # the stats file's disk fills up: a traceback ended the live view before
         stats = app(None)
@@ -420,10 +420,13 @@ def test_key_parsing():
     assert action_for(ord("3")) == ("select", 2)
     assert action_for(27) == ("quit", 0)
     assert action_for(-1) is None and action_for(ord("z")) is None
-    from realtime.app import LiveApp
-    from realtime.keys import KEYS
+    from realtime.live.controls import Controls
+    from realtime.live.keys import BUTTONS, KEYS
+    from realtime.live.outputs.web_page import page
 
-    assert all(callable(getattr(LiveApp, f"on_{k.action}", None)) for k in KEYS)  # every key does something
+    assert all(callable(getattr(Controls, k.action, None)) for k in KEYS)  # every key does something
+    assert BUTTONS == {"prev": "p", "next": "n", "alpha_down": "-", "alpha_up": "+", "mask": "m"}  # what the page offers
+    assert all(f'data-button="{action}"' in page() for action in BUTTONS)
     assert parse_script("3:n,3:+,9:space") == {3: ["n", "+"], 9: [" "]}
     assert parse_script("4:esc") == {4: ["\x1b"]}
     with pytest.raises(ValueError):
@@ -474,7 +477,7 @@ def test_runs_as_a_script_from_any_folder(clip, tmp_path):
 def test_a_window_opens_at_the_size_asked_and_scales_smaller_frames_to_it(x_display):
     """--fps shrinks the frames, not the window (checked in a child process: Qt outlives its X server badly)."""
     code = ("import cv2, numpy as np\n"
-            "from realtime.display import Display, WINDOW\n"
+            "from realtime.live.display import Display, WINDOW\n"
             "d = Display(True, False, (800, 600))\n"
             "for _ in range(3):\n"
             "    d.show(np.zeros((128, 168, 3), np.uint8)); d.poll_key()\n"
@@ -557,8 +560,8 @@ def test_blend_and_colour_keys_change_the_output(clip, tmp_path):
     frames, source = decode_frames(rec), decode_frames(clip)
     import torch
 
-    from engines.model import AdaINModel, StyleStats
-    from engines.models import resolve
+    from engines.model.network import AdaINModel, StyleStats
+    from engines.zoo.registry import resolve
 
     # frame 5: the 50/50 blend of the two styles' statistics, rendered offline with the shipped lite weights
     model = AdaINModel(*resolve("lite")).eval()
@@ -581,9 +584,9 @@ def test_blend_and_colour_keys_change_the_output(clip, tmp_path):
 
 
 def test_style_cache_is_keyed_by_the_weights(tmp_path, monkeypatch):
-    from engines.model import AdaINModel
-    from engines.vgg import VGG16, Decoder, Encoder
-    from realtime.style_bank import StyleBank
+    from engines.model.network import AdaINModel
+    from engines.model.vgg import VGG16, Decoder, Encoder
+    from realtime.live.style_bank import StyleBank
 
     monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path))
     torch.manual_seed(0)
@@ -597,10 +600,10 @@ def test_style_cache_is_keyed_by_the_weights(tmp_path, monkeypatch):
 def test_an_unusable_cache_slows_the_next_start_but_stops_nothing(tmp_path, monkeypatch, caplog):
     """A cache folder behind a file (or read-only) was a NotADirectoryError traceback at start-up; a full disk
     while saving a style's statistics stopped the live app."""
-    import realtime.style_bank as SB
-    from engines.model import AdaINModel
-    from engines.vgg import VGG16, Decoder, Encoder
-    from engines.weights import cache_dir
+    import realtime.live.style_bank as SB
+    from engines.model.network import AdaINModel
+    from engines.model.vgg import VGG16, Decoder, Encoder
+    from engines.zoo.cache import cache_dir
 
     (tmp_path / "a_file").write_text("in the way")
     monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path / "a_file" / "cache"))
@@ -622,9 +625,9 @@ def test_an_unusable_cache_slows_the_next_start_but_stops_nothing(tmp_path, monk
 
 
 def test_style_folder_rescan_reports_a_bad_file_once_and_survives_the_folder_going(tmp_path, monkeypatch, caplog):
-    from engines.model import AdaINModel
-    from engines.vgg import LITE, Decoder, Encoder
-    from realtime.style_bank import StyleBank
+    from engines.model.network import AdaINModel
+    from engines.model.vgg import LITE, Decoder, Encoder
+    from realtime.live.style_bank import StyleBank
 
     monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "styles"
@@ -642,7 +645,7 @@ def test_style_folder_rescan_reports_a_bad_file_once_and_survives_the_folder_goi
 
 
 def test_live_processing_size_never_enlarges_by_default():
-    from realtime.webcam import processing_size
+    from realtime.live.startup import processing_size
 
     assert processing_size(None, (480, 640)) == (480, 640)
     assert processing_size(None, (1080, 1920)) == (512, 912)
@@ -654,7 +657,7 @@ def test_fps_fit_shrinks_by_the_pixel_cost_and_keeps_the_aspect():
     """The sizing arithmetic of --fps on an engine whose cost is its pixel count (the real one: next test)."""
     from types import SimpleNamespace
 
-    from realtime.webcam import FIT_MIN_SIDE, fit_to_rate
+    from realtime.live.startup import FIT_MIN_SIDE, fit_to_rate
 
     built = []
 

@@ -24,9 +24,9 @@ def test_end_to_end_with_shipped_full_weights(tmp_path):
     img, content = cv2.imread(str(out)), cv2.imread(CONTENT)
     assert min(img.shape[:2]) == 128
     assert img.shape[0] / img.shape[1] == pytest.approx(content.shape[0] / content.shape[1], abs=0.02)
-    from engines.weights import vgg16_encoder
-    from engines.evaluation import measure, structure
-    from engines.images import resize_short
+    from engines.zoo.hed_vgg16 import vgg16_encoder
+    from engines.evaluation.quality import measure, structure
+    from engines.io.images import resize_short
 
     small = resize_short(content, 128)
     q = measure(vgg16_encoder(), small, resize_short(cv2.imread(STYLE), 512), img)
@@ -136,13 +136,13 @@ def test_bad_input_one_line_exit_2(tmp_path, case):
 
 
 def test_an_image_too_large_for_free_memory_is_skipped_in_a_folder_and_an_error_alone(tmp_path, capsys, monkeypatch):
-    from engines import backends
+    from engines.backends import machine
 
     folder = tmp_path / "in"
     folder.mkdir()
     cv2.imwrite(str(folder / "big.png"), make_photo(600, 800, seed=1))
     cv2.imwrite(str(folder / "small.png"), make_photo(40, 56, seed=3))
-    monkeypatch.setattr(backends, "available_memory", lambda: 20 * 2**20)  # the lite model's 600x800 needs 73 MB
+    monkeypatch.setattr(machine, "available_memory", lambda: 20 * 2**20)  # the lite model's 600x800 needs 73 MB
     args = ["--style", STYLE, "--size", "0", "--style-size", "64", "--model", "lite"]
     assert stylize.main(args + ["--content", str(folder), "--output", str(tmp_path / "out")]) == 2
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["small.png"]

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from conftest import ROOT
-from engines.weights import WeightsError
-from engines.training import TrainConfig, Trainer
+from engines.zoo.files import WeightsError
+from engines.training.trainer import TrainConfig, Trainer
 
 
 def config(folders, **kw):
@@ -88,7 +88,7 @@ def test_cli_trains_logs_checkpoints_resumes_and_exports(folders):
 
 
 def test_a_time_budget_stops_checkpointed_and_exported_and_the_same_command_resumes(folders, vgg16_encoder):
-    from engines.training import fit
+    from engines.training.trainer import fit
 
     tr = Trainer(config(folders, save_every=1000), encoder=vgg16_encoder)
     exported = []

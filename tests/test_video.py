@@ -11,8 +11,8 @@ import pytest
 
 from conftest import ROOT, psnr
 from media import decode_frames, make_video, stream_info, with_subtitles
-from realtime.flicker import frames as read_frames
-from realtime.flicker import warping_error
+from realtime.video.flicker import frames as read_frames
+from realtime.video.flicker import warping_error
 
 STYLE = str(ROOT / "tests/data/painting.jpg")
 
@@ -146,7 +146,7 @@ def test_bad_input_one_line_exit_2_and_no_output(tmp_path, case):
     src = make_video(tmp_path / "in.mp4", frames=3)
     out = tmp_path / "out.mp4"
     if case == "too_large":  # 19,200 x 12,800 frames: about 150 GB for the lite model, refused, not OOM-killed
-        from engines.backends import available_memory
+        from engines.backends.machine import available_memory
 
         if (available_memory() or 2**50) > 100 * 2**30:
             pytest.skip("needs a machine that reports under 100 GB free")
@@ -244,7 +244,7 @@ def test_vp8_and_mpeg4_come_near_h264_quality(tmp_path):
     30.2 dB against H.264's 37.7 at crf 18. With the writer's settings each stays within 1 dB of H.264."""
     import cv2
 
-    from realtime.recorder import VideoWriter
+    from realtime.video.writer import VideoWriter
 
     img = cv2.resize(cv2.imread(STYLE), (720, 480))
     frames = [np.ascontiguousarray(img[:, 4 * i : 4 * i + 640]) for i in range(20)]
@@ -267,7 +267,7 @@ def test_gif_frames_get_their_own_palette_and_are_turned_as_a_player_shows_them(
     to the pixels; live recordings' millisecond timestamps land on GIF's centiseconds."""
     import cv2
 
-    from realtime.recorder import VideoWriter
+    from realtime.video.writer import VideoWriter
 
     img = cv2.resize(cv2.imread(STYLE), (400, 240))
     frames = [np.ascontiguousarray(img[:, 4 * i : 4 * i + 320]) for i in range(10)]
@@ -286,7 +286,7 @@ def test_gif_frames_get_their_own_palette_and_are_turned_as_a_player_shows_them(
 
 def test_gif_frames_go_to_gif_files_only(tmp_path):
     """MP3's muxer takes a GIF stream as cover art and QuickTime as a track few players show: neither is asked."""
-    from realtime.recorder import RecorderError, choose_codec
+    from realtime.video.writer import RecorderError, choose_codec
 
     assert choose_codec(tmp_path / "a.gif") == "gif"
     with pytest.raises(RecorderError, match="holds none of h264, vp8, mpeg4, gif"):

@@ -14,8 +14,10 @@ import pytest
 
 from browser import CHROMIUM, Browser
 from conftest import ROOT
-from realtime.web_access import check_token, new_token
-from realtime.web_view import ViewState, WebView, parse_address
+from realtime.live.outputs.web_access import check_token, new_token
+from realtime.live.outputs.base import ViewState
+from realtime.live.outputs.web_access import parse_address
+from realtime.live.outputs.web_view import WebView
 
 pytest.importorskip("aiohttp", reason="the browser view needs aiohttp: pip install -r requirements-extra.txt")
 DATA = ROOT / "tests" / "data"
@@ -188,7 +190,7 @@ def test_a_hundred_wrong_tokens_get_nothing_and_leave_the_loop_at_its_rate(publi
     t1 = time.monotonic()
     before, during = publisher.rate(t0 - 1.0, t0), publisher.rate(t0, t1)
     assert answers == [403] * 100
-    assert view.pressed() == [] and view.refused == 100
+    assert view.pressed() == [] and view.refusals.count == 100
     assert during >= 0.8 * before, (before, during)
 
 

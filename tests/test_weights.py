@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from engines import weights as W
-from engines.hed import HED
-from engines.images import bgr_to_tensor, read_bgr
-from engines.models import resolve
-from engines.vgg import VGG16, VGG19, Decoder, Encoder
+from engines.zoo import files as W, hed_vgg16 as HED16
+from engines.zoo.hed_detector import HED
+from engines.io.images import bgr_to_tensor, read_bgr
+from engines.zoo.registry import resolve
+from engines.model.vgg import VGG16, VGG19, Decoder, Encoder
 
 DATA = Path(__file__).parent / "data"
 
@@ -22,7 +22,7 @@ def hed_edges(sd, flip_channels=False):
 def test_conversion_reproduces_keras_hed_edge_map():
     """The converted weights give the original Keras model's edge map (computed with TensorFlow, stored)."""
     ref = np.load(DATA / "hed_reference.npz")["edges"]
-    edges = hed_edges(W.hed_state_dict())
+    edges = hed_edges(HED16.hed_state_dict())
     assert np.abs(edges - ref).max() < 1e-3
     assert edges.mean() > 0.05 and edges.max() > 0.5  # a real edge map, not a blank one
 
@@ -30,7 +30,7 @@ def test_conversion_reproduces_keras_hed_edge_map():
 @pytest.mark.parametrize("mistake", ["rgb_order", "kernel_hw_swapped"])
 def test_wrong_mappings_are_detected(mistake):
     ref = np.load(DATA / "hed_reference.npz")["edges"]
-    sd = W.hed_state_dict()
+    sd = HED16.hed_state_dict()
     if mistake == "rgb_order":
         edges = hed_edges(sd, flip_channels=True)
     else:
@@ -50,16 +50,16 @@ def test_checksum_mismatch_is_refused(tmp_path, monkeypatch):
     bad = tmp_path / "hed.h5"
     bad.write_bytes(b"not the weights")
     monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(W, "hed_weights_path", lambda: bad)
+    monkeypatch.setattr(HED16, "hed_weights_path", lambda: bad)
     with pytest.raises(W.WeightsError, match="SHA-256"):
-        W.hed_state_dict()
+        HED16.hed_state_dict()
 
 
 def test_corrupt_cache_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path))
-    cached = tmp_path / f"vgg16_hed_{W.HED_SHA256[:16]}.safetensors"
+    cached = tmp_path / f"vgg16_hed_{HED16.HED_SHA256[:16]}.safetensors"
     cached.write_bytes(b"garbage")
-    sd = W.hed_state_dict()
+    sd = HED16.hed_state_dict()
     assert sd["conv1_1.weight"].shape == (64, 3, 3, 3)
     assert cached.stat().st_size > 1_000_000
 

@@ -23,10 +23,10 @@ if __name__ == "__main__":  # before the heavy imports: Ctrl-C while torch loads
 
     quit_quietly_on_signals()
 
-from engines.images import ImageError  # noqa: E402
+from engines.io.images import ImageError  # noqa: E402
 from engines.options import count, positive, say_engine_builds, style_weights, whole  # noqa: E402
-from realtime.batch import JOB_OPTIONS, BatchError, run_batch  # noqa: E402
-from realtime.video_file import VideoError  # noqa: E402
+from realtime.video.batch import JOB_OPTIONS, BatchError, run_batch  # noqa: E402
+from realtime.video.reader import VideoError  # noqa: E402
 from tools.video import add_video_options  # noqa: E402
 
 

@@ -25,16 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from engines.backends import BACKENDS, PRECISIONS, BackendError, available_backends, choose_backend  # noqa: E402
-from engines.benchmark import SIZES, append_table, bench_size, median_rounds, table  # noqa: E402
-from engines.model import AdaINModel  # noqa: E402
+from engines.backends import (  # noqa: E402
+    BACKENDS, PRECISIONS, BackendError, available_backends, choose_backend, make_stylizer,
+)
+from engines.evaluation.benchmark import SIZES, append_table, bench_size, median_rounds, table  # noqa: E402
+from engines.model.network import AdaINModel  # noqa: E402
 from engines.options import (  # noqa: E402
     MODELS, check_folder_of, count, device, listed, load_model, model_choice, one_of, positive, resolve_device,
     say_engine_builds, whole,
 )
-from engines.weights import WeightsError  # noqa: E402
-from engines.backends import make_stylizer  # noqa: E402
-from realtime.live_benchmark import (  # noqa: E402
+from engines.zoo.files import WeightsError  # noqa: E402
+from realtime.live.benchmark import (  # noqa: E402
     WRITER_SUFFIX, bench, outputs_sweep, stage_table, writer_sweep, writer_table,
 )
 

@@ -1,4 +1,4 @@
-"""Distil the lite CPU model from the full one's encoder, in two resumable stages (engines/distillation.py).
+"""Distil the lite CPU model from the full one's encoder, in two resumable stages (engines/training/distillation.py).
 
 Example:
     python tools/distill.py encoder --content ../shared/data/train/content --style ../shared/data/train/style \\
@@ -14,10 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engines.distillation import run  # noqa: E402
-from engines.training import TrainConfig, guarded  # noqa: E402
-from engines.training_options import add_training_args, training_config  # noqa: E402
-from engines.weights import LITE_ENCODER, LOSS_NETWORKS  # noqa: E402
+from engines.training.distillation import run  # noqa: E402
+from engines.training.trainer import TrainConfig, guarded  # noqa: E402
+from engines.training.options import add_training_args, training_config  # noqa: E402
+from engines.zoo.files import LITE_ENCODER  # noqa: E402
+from engines.zoo.registry import LOSS_NETWORKS  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[str, TrainConfig, str]:

@@ -3,7 +3,7 @@
 AdaIN's content loss lives at relu4_1: if many very different images share a photo's relu4_1 features, no
 decoder trained against it can be held to the photo's layout. The check: start from a grey image and minimise
 the MSE between its relu4_1 features and the photo's (divided by the target's mean square; Adam on the pixels),
-then take the structure (SSIM of greyscale photo and result at 1/4 size, as tools/quality.py; engines/encoder_diagnostics.py). ImageNet VGG19
+then take the structure (SSIM of greyscale photo and result at 1/4 size, as tools/quality.py; engines/evaluation/encoder_diagnostics.py). ImageNet VGG19
 keeps about 0.7 of it; HED's VGG16, trained for edges, about 0.16 (shared/notes/encoder_check.md).
 
 Example (six held-out photos, both encoders, the inverted pictures beside the photos):
@@ -21,13 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engines.contact_sheet import contact_sheet  # noqa: E402
-from engines.data_split import SPLITS, select  # noqa: E402
-from engines.encoder_diagnostics import concentration, invert, quantisation_effect  # noqa: E402
-from engines.evaluation import structure  # noqa: E402
-from engines.images import ImageError, bgr_to_tensor, list_images, read_short, tensor_to_bgr, write_bgr  # noqa: E402
+from engines.io.contact_sheet import contact_sheet  # noqa: E402
+from engines.training.data_split import SPLITS, select  # noqa: E402
+from engines.evaluation.encoder_diagnostics import concentration, invert, quantisation_effect  # noqa: E402
+from engines.evaluation.quality import structure  # noqa: E402
+from engines.io.images import ImageError, bgr_to_tensor, list_images, read_short, tensor_to_bgr, write_bgr  # noqa: E402
 from engines.options import count, image_side  # noqa: E402
-from engines.weights import WeightsError, encoder_by_name  # noqa: E402
+from engines.zoo.files import WeightsError  # noqa: E402
+from engines.zoo.registry import encoder_by_name  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

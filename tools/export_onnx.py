@@ -18,10 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engines.backends import EngineSpec, export_onnx  # noqa: E402
-from engines.graph import FrameGraph  # noqa: E402
+from engines.backends import EngineSpec  # noqa: E402
+from engines.backends.onnx import export_onnx  # noqa: E402
+from engines.model.frame_graph import FrameGraph  # noqa: E402
 from engines.options import add_model_args, check_folder_of, count, frame_size, load_model  # noqa: E402
-from engines.weights import WeightsError  # noqa: E402
+from engines.zoo.files import WeightsError  # noqa: E402
 
 
 @torch.no_grad()  # scoped to the call: a caller in the same process keeps autograd

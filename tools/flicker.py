@@ -1,4 +1,4 @@
-"""Flicker of a stylized video: mean warping error between consecutive frames (realtime/flicker.py).
+"""Flicker of a stylized video: mean warping error between consecutive frames (realtime/video/flicker.py).
 
     python tools/flicker.py original.mp4 stylized.mp4
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from realtime.flicker import frames, warping_error  # noqa: E402
+from realtime.video.flicker import frames, warping_error  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

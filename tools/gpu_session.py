@@ -36,7 +36,7 @@ def out_dir() -> Path:
 
 
 def prepare_train(a: argparse.Namespace) -> None:
-    from engines.gpu_carry import carry_cache, pack_images, tree_bytes
+    from engines.training.gpu_carry import carry_cache, pack_images, tree_bytes
 
     shutil.rmtree(CARRY, ignore_errors=True)
     carry_cache(CARRY, ["vgg19"])
@@ -48,8 +48,8 @@ def prepare_train(a: argparse.Namespace) -> None:
 
 
 def prepare_check(a: argparse.Namespace) -> None:
-    from engines.gpu_carry import carry_cache
-    from engines.models import spec
+    from engines.training.gpu_carry import carry_cache
+    from engines.zoo.registry import spec
 
     shutil.rmtree(CARRY, ignore_errors=True)
     carry_cache(CARRY, [spec("full").encoder])  # the check benchmarks the full model
@@ -144,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="there: the CUDA tests and the GPU benchmark rows into $OUT")
     a = p.parse_args(argv)
     if a.command == "prepare":
-        from engines.images import ImageError
-        from engines.weights import WeightsError
+        from engines.io.images import ImageError
+        from engines.zoo.files import WeightsError
 
         try:
             (prepare_train if a.what == "train" else prepare_check)(a)

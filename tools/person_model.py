@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engines.person_segmenter import LANDSCAPE, SQUARE, WEIGHTS, WHEEL, SegmenterFile, convert  # noqa: E402
-from engines.tflite_graph import TfliteError  # noqa: E402
-from engines.weights import WeightsError  # noqa: E402
+from engines.person.segmenter import LANDSCAPE, SQUARE, WEIGHTS, WHEEL, SegmenterFile, convert  # noqa: E402
+from engines.person.tflite_graph import TfliteError  # noqa: E402
+from engines.zoo.files import WeightsError  # noqa: E402
 
 
 def wheel_file(which: SegmenterFile) -> Path:

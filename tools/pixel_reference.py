@@ -1,5 +1,5 @@
 """How far a decoder is from what its own loss allows: the same loss minimised over the pixels, measured
-beside the decoder's result on the same pairs (engines/pixel_reference.py says how).
+beside the decoder's result on the same pairs (engines/evaluation/pixel_reference.py says how).
 
 Example (6 pairs, content at 256 px, shipped decoder):
     python tools/pixel_reference.py --content-dir ../shared/data/train/content \\
@@ -15,16 +15,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from engines.evaluation import readable_pairs, sample_pairs  # noqa: E402
-from engines.images import ImageError, read_short  # noqa: E402
-from engines.model import AdaINModel  # noqa: E402
+from engines.evaluation.quality import readable_pairs, sample_pairs  # noqa: E402
+from engines.io.images import ImageError, read_short  # noqa: E402
+from engines.model.network import AdaINModel  # noqa: E402
 from engines.options import count, image_side  # noqa: E402
-from engines.pixel_reference import compare  # noqa: E402
+from engines.evaluation.pixel_reference import compare  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engines.models import resolve
-    from engines.weights import WeightsError
+    from engines.zoo.registry import resolve
+    from engines.zoo.files import WeightsError
 
     p = argparse.ArgumentParser(description="Compare a decoder with pixel optimisation of its own loss "
                                             "(style ratio / structure, as tools/quality.py measures them).")

@@ -1,4 +1,4 @@
-"""Measure style transfer: style ratio (lower = more style) and structure (SSIM); engines/evaluation.py says how.
+"""Measure style transfer: style ratio (lower = more style) and structure (SSIM); engines/evaluation/quality.py says how.
 
 Example (pairs drawn from the training folders, shipped weights; both models on the same
 pairs, judged by their VGG19 loss network, with a content | style | full | lite sheet):
@@ -19,13 +19,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from engines.contact_sheet import contact_sheet  # noqa: E402
-from engines.data_split import SPLITS  # noqa: E402
-from engines.evaluation import curve, load_candidate, measure, readable_pairs, report, sample_pairs  # noqa: E402
-from engines.images import ImageError, check_writable_image, read_bgr, write_bgr  # noqa: E402
-from engines.models import cli_models, spec  # noqa: E402
+from engines.io.contact_sheet import contact_sheet  # noqa: E402
+from engines.training.data_split import SPLITS  # noqa: E402
+from engines.evaluation.quality import curve, load_candidate, measure, readable_pairs, report, sample_pairs  # noqa: E402
+from engines.io.images import ImageError, check_writable_image, read_bgr, write_bgr  # noqa: E402
+from engines.zoo.registry import cli_models, spec  # noqa: E402
 from engines.options import check_alpha, count, image_side, listed, numbers, one_of  # noqa: E402
-from engines.weights import ENCODERS, LOSS_NETWORKS, WeightsError, encoder_by_name  # noqa: E402
+from engines.zoo.files import WeightsError  # noqa: E402
+from engines.zoo.registry import ENCODERS, LOSS_NETWORKS, encoder_by_name  # noqa: E402
 
 
 SHIPPED = tuple(name for name in cli_models() if name != "auto")
@@ -105,7 +106,7 @@ def compare(a: argparse.Namespace, judges: dict) -> int:
 
 
 def default_judges(a: argparse.Namespace) -> list[str]:
-    """The loss network each candidate was trained against (engines/models.py)."""
+    """The loss network each candidate was trained against (engines/zoo/registry.py)."""
     if a.encoder in LOSS_NETWORKS:
         return [a.encoder]
     return list(dict.fromkeys(spec(name).judge for name in a.model))

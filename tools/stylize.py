@@ -22,15 +22,16 @@ if __name__ == "__main__":  # before the heavy imports: Ctrl-C while torch loads
 import torch  # noqa: E402
 
 from engines.backends import BackendError, check_memory, check_style_memory  # noqa: E402
-from engines.color import METHODS  # noqa: E402
-from engines.contact_sheet import contact_sheet  # noqa: E402
-from engines.images import (  # noqa: E402
-    ImageError, check_writable_image, list_images, read_bgr, read_short, resize_short, short_side_shape, write_bgr,
+from engines.model.color import METHODS  # noqa: E402
+from engines.io.contact_sheet import contact_sheet  # noqa: E402
+from engines.io.sizes import short_side_size  # noqa: E402
+from engines.io.images import (  # noqa: E402
+    ImageError, check_writable_image, list_images, read_bgr, read_short, resize_short, write_bgr,
 )
 from engines.options import add_model_args, check_alpha, image_side, load_model, style_weights  # noqa: E402
-from engines.output_paths import OutputPathError, check_outputs  # noqa: E402
+from engines.io.output_paths import OutputPathError, check_outputs  # noqa: E402
 from engines.still_images import output_names, stylize_one  # noqa: E402
-from engines.weights import WeightsError  # noqa: E402
+from engines.zoo.files import WeightsError  # noqa: E402
 
 
 class UsageError(ValueError):
@@ -101,7 +102,7 @@ def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     for c_path, o_path in zip(contents, outputs):
         try:
             content = read_bgr(c_path, a.size)
-            check_memory(model, "eager", *short_side_shape(*content.shape[:2], a.size))  # before resizing
+            check_memory(model, "eager", *short_side_size(*content.shape[:2], a.size, min_side=1))  # before resizing
             content = resize_short(content, a.size)
         except (ImageError, BackendError) as e:
             if len(contents) == 1:

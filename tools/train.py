@@ -1,4 +1,4 @@
-"""Train the AdaIN decoder for a fixed VGG encoder (the recipe: engines/training.py).
+"""Train the AdaIN decoder for a fixed VGG encoder (the recipe: engines/training/trainer.py).
 
 Checkpoints resume exactly: the same command continues a run.
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engines.training import TrainConfig, guarded, run  # noqa: E402
-from engines.training_options import add_training_args, training_config  # noqa: E402
-from engines.weights import ENCODER_LAYOUTS, LOSS_NETWORKS  # noqa: E402
+from engines.training.trainer import TrainConfig, guarded, run  # noqa: E402
+from engines.training.options import add_training_args, training_config  # noqa: E402
+from engines.zoo.registry import ENCODER_LAYOUTS, LOSS_NETWORKS  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:

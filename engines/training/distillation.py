@@ -1,0 +1,119 @@
+"""Distilling the lite CPU model from a teacher VGG (the full model's encoder), in two resumable stages.
+
+1. ``encoder``: the quarter-width encoder learns to reproduce the teacher's
+   relu1_1..relu4_1 through small learned 1x1 projections (FitNets-style feature
+   regression, as collaborative distillation does for style transfer, Wang et
+   al. CVPR 2020), on photos and paintings alike.
+2. ``decoder``: the lite decoder inverts the lite encoder's AdaIN target while
+   the losses are the teacher's: content at relu4_1 against the teacher's
+   AdaIN target, style statistics at relu1_1..relu4_1 (engines/training/trainer.py's recipe).
+
+Same data folders, checkpoints, CSV log and exact resume as engines/training/trainer.py.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engines.model.adain import adain, mean_std
+from engines.training.trainer import TrainConfig, Trainer, fit
+from engines.model.vgg import LITE, Decoder, Encoder
+from engines.zoo.files import lite_encoder, save_net
+
+TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
+class Projections(nn.Module):
+    """1x1 convs from the student's widths to the teacher's: used in training only, never shipped."""
+
+    def __init__(self, student: tuple[int, ...], teacher: tuple[int, ...]) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(s, t, 1) for s, t in zip(student, teacher))
+        for conv in self.convs:
+            nn.init.ones_(conv.bias)  # the targets are scaled to average 1: start there, not at 0
+
+    def forward(self, feats: list[Tensor]) -> list[Tensor]:
+        return [conv(f) for conv, f in zip(self.convs, feats)]
+
+
+class EncoderDistiller(Trainer):
+    """Stage 1: student encoder + projections regress the teacher's four style layers."""
+
+    LOG_COLUMNS = ("loss", *TAPS, "lr")
+    STATE_KEY = "student"
+
+    def build(self) -> nn.Module:
+        student = Encoder(LITE)
+        for m in student.modules():  # He init: PyTorch's default shrinks the signal ~5x per layer
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        return nn.ModuleDict({"encoder": student, "proj": Projections(student.channels, self.encoder.channels)})
+
+    @property
+    def student(self) -> Encoder:
+        return self.net["encoder"]
+
+    def init_student(self, path: Path) -> None:
+        """--init in this stage starts the student from a lite encoder file (the shipped one, say, to move it
+        to a new teacher); the projections start afresh."""
+        self.student.load_state_dict(lite_encoder(path).state_dict())
+
+    def losses(self, content: Tensor, style: Tensor) -> dict[str, Tensor]:
+        """Photos and paintings both: the encoder must describe styles as well as content."""
+        x = torch.cat([content, style])
+        with torch.no_grad(), self.autocast():
+            target = self.encoder.features(x)
+        with self.autocast():
+            pred = self.net["proj"](self.student.features(x))
+        # targets divided by each layer's mean activation: every layer counts alike, and the
+        # projections regress values near 1 rather than the teacher's raw 0-100 range
+        parts = [F.mse_loss(p.float(), t.float() / k) for p, t, k in zip(pred, target, self.scales)]
+        return {"loss": torch.stack(parts).sum()} | dict(zip(TAPS, parts))
+
+
+class LiteDecoderTrainer(Trainer):
+    """Stage 2: the lite decoder, driven by the teacher's AdaIN losses, decoding the student's features."""
+
+    def __init__(self, cfg: TrainConfig, student: Encoder, encoder: Encoder | None = None) -> None:
+        self.student = student.eval().requires_grad_(False)
+        super().__init__(cfg, encoder)
+        self.student.to(self.device)
+
+    def build(self) -> nn.Module:
+        return Decoder(LITE)
+
+    def own_features(self, content: Tensor) -> Tensor:
+        return self.student(content)
+
+    def decoder_inputs(self, content: Tensor, style: Tensor, c4: Tensor,
+                       s4_stats: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        own = self.own_features(content)
+        return adain(own, *mean_std(self.student(style))), own
+
+
+
+def make_trainer(stage: str, cfg: TrainConfig, encoder_path: str) -> Trainer:
+    if stage == "encoder":
+        return EncoderDistiller(cfg)
+    return LiteDecoderTrainer(cfg, lite_encoder(Path(encoder_path)))
+
+
+def run(stage: str, cfg: TrainConfig, encoder_path: str) -> Trainer:
+    """One stage, resumed from its folder's checkpoint; the student (encoder stage) or the lite decoder exported."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    trainer = make_trainer(stage, cfg, encoder_path)
+    meta = {"stage": stage, "crop": str(cfg.crop), "batch": str(cfg.batch)}
+    module = trainer.student if stage == "encoder" else trainer.decoder
+
+    def export() -> None:
+        save_net(module, Path(cfg.export), meta | {"iterations": str(trainer.iter)})
+
+    init = trainer.init_student if stage == "encoder" else trainer.init_decoder
+    start = (lambda: init(Path(cfg.init))) if cfg.init else None
+    fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every, export if cfg.export else None, start, cfg.minutes)
+    return trainer

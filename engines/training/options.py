@@ -1,0 +1,50 @@
+"""The command-line options that training and distillation share, and the config they become: one place for
+the recipe's knobs, so that the two commands cannot drift apart."""
+from __future__ import annotations
+
+import argparse
+
+from engines.options import count, device, pixels, positive, whole
+from engines.training.trainer import TrainConfig
+
+
+def add_training_args(p: argparse.ArgumentParser, iters: int, crop: int, save_every: int, lr_help: str) -> None:
+    p.add_argument("--content", required=True, help="folder of content photos")
+    p.add_argument("--style", required=True, help="folder of style images")
+    p.add_argument("--out", required=True, help="folder for last.pt (resumed automatically) and loss.csv")
+    p.add_argument("--iters", type=count, default=iters, help=f"total iterations to reach (default {iters})")
+    p.add_argument("--batch", type=count, default=8, help="images per batch (default 8)")
+    p.add_argument("--crop", type=pixels, default=crop, help=f"random crop side (default {crop})")
+    p.add_argument("--load-size", type=pixels, default=512, help="shorter side images are resized to (default 512)")
+    p.add_argument("--lr", type=float, default=None, help=f"Adam learning rate ({lr_help})")
+    p.add_argument("--lr-decay", type=float, default=5e-5, help="lr / (1 + decay * iter) (default 5e-5)")
+    p.add_argument("--style-weight", type=float, default=10.0, help="lambda (default 10)")
+    p.add_argument("--identity-weight", type=float, default=0.0,
+                   help="weight of the identity loss |g(f(c)) - c| (SANet, Park & Lee 2019); 0 (default) = the "
+                        "AdaIN paper's recipe; helps a short training keep structure")
+    p.add_argument("--warmup", type=whole, default=0,
+                   help="first iterations train reconstruction |g(f(c)) - c| only (cheap; default 0)")
+    p.add_argument("--save-every", type=count, default=save_every,
+                   help=f"checkpoint interval in iterations (default {save_every})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", type=device, default="auto", help="auto, cpu or cuda[:N] (auto: cuda when available)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="autocast precision of the trained network and the loss network (auto: fp16 on CUDA, fp32 "
+                        "on CPU)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--minutes", type=positive, help="stop after this many minutes of training, checkpointed and "
+                                                     "exported (a GPU lent for minutes); the same command resumes")
+    p.add_argument("--export", help="also write the trained network as fp16 safetensors here at each checkpoint")
+    p.add_argument("--init", help="start from these decoder weights when --out holds no checkpoint (e.g. a "
+                                  "shipped decoder, to fine-tune it)")
+
+
+def training_config(a: argparse.Namespace, lr: float, **fields: object) -> TrainConfig:
+    """The parsed options as a TrainConfig; `lr` where --lr was not given, `fields` what the command fixes."""
+    return TrainConfig(
+        content_dir=a.content, style_dir=a.style, out_dir=a.out, iters=a.iters, batch=a.batch, crop=a.crop,
+        load_size=a.load_size, lr=a.lr if a.lr is not None else lr, lr_decay=a.lr_decay,
+        style_weight=a.style_weight, identity_weight=a.identity_weight, warmup=a.warmup, save_every=a.save_every,
+        seed=a.seed, device=a.device, threads=a.threads, export=a.export, precision=a.precision, init=a.init,
+        minutes=a.minutes or 0.0, **fields,
+    )

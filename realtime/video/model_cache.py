@@ -1,0 +1,60 @@
+"""What a long-lived worker keeps between video files: the model, the encoded styles, an engine per frame size.
+
+`tools/video.py` makes one per run; a batch worker (realtime/video/batch.py) keeps one for its life, so the second
+file of a batch costs no model load, no style encoding and no engine build.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engines.backends import Stylizer, check_style_memory, make_stylizer
+from engines.io.images import bgr_to_tensor, read_short
+from engines.model.network import AdaINModel, StyleStats
+from engines.options import load_model
+
+
+class ModelCache:
+    def __init__(self) -> None:
+        self._models: dict[tuple, tuple[AdaINModel, str]] = {}
+        self._styles: dict[tuple, StyleStats] = {}
+        self._engines: dict[tuple, Stylizer] = {}
+        self.encoded = 0  # styles this cache encoded itself (adopted ones not counted)
+
+    def model(self, a: argparse.Namespace, device: str) -> tuple[AdaINModel, str]:
+        """The model the options ask for, and why it was chosen."""
+        key = (a.model, a.model_weights, str(a.vgg), str(a.decoder), device)
+        if key not in self._models:
+            self._models[key] = load_model(a, device)
+        return self._models[key]
+
+    @staticmethod
+    def _style_key(model: AdaINModel, path: Path | str, size: int) -> tuple:
+        p = Path(path)
+        st = p.stat()
+        return id(model), str(p.resolve()), st.st_size, st.st_mtime_ns, size
+
+    def style(self, model: AdaINModel, path: Path | str, size: int) -> StyleStats:
+        """A style image's statistics, encoded once (keyed by the file's name, size and modification time)."""
+        key = self._style_key(model, path, size)
+        if key not in self._styles:
+            image = read_short(Path(path), size)
+            check_style_memory(model, *image.shape[:2])
+            self._styles[key] = model.encode_style(bgr_to_tensor(image))
+            self.encoded += 1
+        return self._styles[key]
+
+    def adopt_style(self, model: AdaINModel, path: Path | str, size: int, stats: StyleStats) -> None:
+        """Statistics another worker encoded with the same weights: this one need not encode the image."""
+        self._styles[self._style_key(model, path, size)] = stats.to(model.device)
+
+    def stylizer(self, model: AdaINModel, backend: str, height: int, width: int, batch: int, device: str,
+                 precision: str) -> Stylizer:
+        """The engine for frames of this size; a handful of sizes are kept (a batch of phone and camera clips)."""
+        key = (id(model), backend, height, width, batch, device, precision)
+        if key not in self._engines:
+            if len(self._engines) >= 4:
+                self._engines.pop(next(iter(self._engines)))
+            self._engines[key] = make_stylizer(model, backend, height, width, batch=batch, device=device,
+                                               precision=precision)
+        return self._engines[key]
