@@ -12,12 +12,13 @@ from pathlib import Path
 
 import torch
 
-from engines.model.adain import check_weights
 from engines.backends import BACKENDS, PRECISIONS
 from engines.io.sizes import MIN_SIDE
+from engines.model.adain import check_weights
 from engines.model.network import AdaINModel
-from engines.zoo.registry import GPU_DEFAULT, MODELS as REGISTRY, cli_models, cpu_default, resolve
 from engines.zoo.files import WeightsError
+from engines.zoo.registry import GPU_DEFAULT, cli_models, cpu_default, resolve
+from engines.zoo.registry import MODELS as REGISTRY
 
 
 def _checked(text: str, parse: Callable[[str], float], ok: Callable[[float], bool], needs: str) -> float:
@@ -35,7 +36,7 @@ def count(text: str) -> int:
     return _checked(text, int, lambda n: n >= 1, "a whole number, at least 1")
 
 
-def whole(text: str) -> int:
+def non_negative(text: str) -> int:
     """A whole number, 0 or more (0 turns a step off, as --warmup 0 or --e2e-frames 0)."""
     return _checked(text, int, lambda n: n >= 0, "a whole number, 0 or more")
 

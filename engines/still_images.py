@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import torch
 
-from engines.model.color import coral, luminance_transfer
 from engines.io.images import bgr_to_tensor, read_bgr, tensor_to_bgr
+from engines.model.color import coral, luminance_transfer
 from engines.model.network import AdaINModel
 
 

@@ -67,13 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
     p.add_argument("--stabilize", action="store_true",
                    help="steady the brush texture from frame to frame (less flicker; optical flow on the CPU, "
-                        "20-40 ms a frame on 2 cores: see BENCHMARKS.md; key t toggles)")
+                        "its cost in BENCHMARKS.md; key t toggles)")
     p.add_argument("--mask-mode", choices=MODES, default="whole",
                    help="paint the whole frame (default), the background only (the person stays as filmed) or "
                         "the person only; key m cycles")
     p.add_argument("--mask-every", type=count,
                    help="segment every Nth frame and reuse the mask between (default 1 on a GPU, 2 on a CPU, "
-                        "where it costs 6-9 ms a frame: BENCHMARKS.md)")
+                        "where it costs most: BENCHMARKS.md)")
     for kind in OUTPUTS:  # --serve, --record, --virtual-cam: realtime/live/outputs/
         kind.add_arguments(p)
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen (key f toggles)")

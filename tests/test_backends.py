@@ -3,8 +3,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_photo, psnr
+
 from engines import backends as B
 from engines.backends import machine
 from engines.backends.base import frame_graph
@@ -254,7 +254,7 @@ def test_export_onnx_tool(tmp_path):
 
 
 def test_a_frame_too_large_for_free_memory_is_refused_before_it_is_built(random_model_scaled, monkeypatch):
-    free = B.available_memory()
+    free = machine.available_memory()
     assert free is None or free > 0
     monkeypatch.setattr(machine, "available_memory", lambda: 200 * 2**20)  # a machine with 200 MB free
     B.check_memory(random_model_scaled, "onnx", 64, 64)  # 10 MB: fine

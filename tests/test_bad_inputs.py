@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT, make_photo
 from media import make_video
 
@@ -289,7 +288,7 @@ def test_a_decoder_of_nan_weights_is_refused(tmp_path):
 
 
 def test_a_recording_stopped_before_any_frame_leaves_nothing_and_no_error(tmp_path):
-    from realtime.video.writer import LiveRecorder
+    from realtime.live.outputs.recording import LiveRecorder
 
     rec = LiveRecorder(tmp_path / "r.mp4", 64, 48, start=0.0)
     assert rec.close() == 0 and not (tmp_path / "r.mp4").exists()

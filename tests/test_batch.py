@@ -1,18 +1,19 @@
 """tools/batch.py: many files on a local Ray instance, a long one in parts, retries, resuming, bad input."""
 import argparse
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 from media import decode_frames, make_video, stream_info
-from realtime.video.batch import BatchError, collect_inputs, options_key, plan
+
+from realtime.video.batch_plan import BatchError, collect_inputs, plan
+from realtime.video.manifest import options_key
 from realtime.video.segments import keyframe_times, plan_segments
 
 STYLE = str(ROOT / "tests" / "data" / "painting.jpg")

@@ -4,8 +4,8 @@ import shutil
 
 import cv2
 import pytest
-
 from conftest import SHARED_TRAIN, make_photo
+
 from engines.training.data_split import heldout_names, select
 
 
@@ -21,7 +21,7 @@ def test_the_split_is_a_tenth_of_each_folder_and_crops_stay_with_their_original(
 
 
 def test_train_and_heldout_partition_a_folder(tmp_path):
-    from engines.training.trainer import ImagePool
+    from engines.training.image_pool import ImagePool
 
     name = sorted(heldout_names("content"))[0]
     for n in (name, "mine.png"):

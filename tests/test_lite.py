@@ -6,8 +6,8 @@ import sys
 import cv2
 import pytest
 import torch
-
 from conftest import ROOT
+
 from engines.model.network import AdaINModel
 from engines.model.vgg import LITE, VGG16, Decoder, Encoder
 from engines.training.distillation import EncoderDistiller, LiteDecoderTrainer
@@ -135,10 +135,9 @@ def test_auto_picks_lite_on_cpu_and_full_on_cuda():
 
 def test_shipped_lite_model_end_to_end(tmp_path):
     """`tools/stylize.py --model lite` with the shipped weights: style taken on, the windmill kept."""
-    from engines.io.images import resize_short
-    from engines.zoo.registry import spec
-    from engines.zoo.registry import encoder_by_name
     from engines.evaluation.quality import measure, structure
+    from engines.io.images import resize_short
+    from engines.zoo.registry import encoder_by_name, spec
 
     out = tmp_path / "out.png"
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "stylize.py"), "--content", CONTENT, "--style", STYLE,

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_photo
-from engines.model.color import coral, luminance_transfer
+
 from engines.io.images import bgr_to_tensor, resize_short, tensor_to_bgr
+from engines.model.color import coral, luminance_transfer
 from engines.model.network import StyleStats, mix_styles, pad_to_multiple, padded_size
 
 

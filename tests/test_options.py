@@ -2,10 +2,9 @@
 import argparse
 
 import pytest
-
 import torch
 
-from engines.options import MIN_SIDE, count, device, image_side, pixels, positive, whole
+from engines.options import MIN_SIDE, count, device, image_side, non_negative, pixels, positive
 
 
 @pytest.mark.parametrize("text,value", [("1", 1), ("12", 12)])
@@ -49,13 +48,13 @@ def test_pixels_has_no_keep_the_size_zero(text):
 
 @pytest.mark.parametrize("text,value", [("0", 0), ("3", 3)])
 def test_whole_takes_zero_too(text, value):
-    assert whole(text) == value
+    assert non_negative(text) == value
 
 
 @pytest.mark.parametrize("text", ["-1", "1.5", "none"])
 def test_whole_refuses_the_rest(text):
     with pytest.raises(argparse.ArgumentTypeError, match="0 or more"):
-        whole(text)
+        non_negative(text)
 
 
 @pytest.mark.parametrize("text", ["auto", "cpu"])

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, webcam
 from safetensors import safe_open
 
-from conftest import ROOT, webcam
 from engines.person.segmenter import LANDSCAPE, SQUARE, PersonSegmenter, for_frame
 
 DATA = ROOT / "tests" / "data"

@@ -1,11 +1,11 @@
 import pytest
 import torch
-
 from conftest import make_photo
-from engines.model.adain import adain, mean_std
-from engines.io.images import bgr_to_tensor
-from engines.training.losses import adain_losses, layer_scales
+
 from engines.evaluation.pixel_reference import compare, optimise_pixels
+from engines.io.images import bgr_to_tensor
+from engines.model.adain import adain, mean_std
+from engines.training.losses import adain_losses, layer_scales
 from tools.pixel_reference import main
 
 

@@ -1,8 +1,8 @@
 import cv2
 import numpy as np
 import pytest
-
 from conftest import SHARED_TRAIN, make_photo
+
 from engines.evaluation.quality import evaluate_pairs, measure, sample_pairs, ssim
 
 
@@ -55,8 +55,8 @@ def test_alpha_outside_the_unit_interval_is_a_usage_error(tmp_path, capsys):
 
 
 def test_unreadable_files_cost_their_pairs_not_the_draw(tmp_path):
-    from engines.io.images import ImageError
     from engines.evaluation.quality import readable_pairs
+    from engines.io.images import ImageError
 
     for kind, seed in (("content", 3), ("style", 9)):
         (tmp_path / kind).mkdir()

@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT, webcam
 from media import damage_frames, decode_frames, make_video, moving_frame
+
 from engines.io.images import bgr_to_tensor, read_bgr, resize_short, tensor_to_bgr
 from realtime.live.keys import action_for, parse_script
 from realtime.video.flicker import frames as read_frames
@@ -600,6 +600,7 @@ def test_style_cache_is_keyed_by_the_weights(tmp_path, monkeypatch):
 def test_an_unusable_cache_slows_the_next_start_but_stops_nothing(tmp_path, monkeypatch, caplog):
     """A cache folder behind a file (or read-only) was a NotADirectoryError traceback at start-up; a full disk
     while saving a style's statistics stopped the live app."""
+    import engines.style_cache as SC
     import realtime.live.style_bank as SB
     from engines.model.network import AdaINModel
     from engines.model.vgg import VGG16, Decoder, Encoder
@@ -614,10 +615,10 @@ def test_an_unusable_cache_slows_the_next_start_but_stops_nothing(tmp_path, monk
     assert caplog.text.count("Not a directory") == 1  # said once
 
     def full_disk(tensors, path):
-        raise SB.SafetensorError("Error while serializing: I/O error: No space left on device")
+        raise SC.SafetensorError("Error while serializing: I/O error: No space left on device")
 
     monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(SB, "save_file", full_disk)
+    monkeypatch.setattr(SC, "save_file", full_disk)
     torch.manual_seed(0)
     bank = SB.StyleBank(AdaINModel(Encoder(VGG16), Decoder(VGG16)).eval(), [STYLE_A], style_size=64)
     assert len(bank) == 1 and "not cached in" in caplog.text and "Error while serializing" in caplog.text

@@ -4,8 +4,8 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ROOT, make_photo
+
 from tools import stylize
 
 DATA = ROOT / "tests" / "data"
@@ -24,9 +24,9 @@ def test_end_to_end_with_shipped_full_weights(tmp_path):
     img, content = cv2.imread(str(out)), cv2.imread(CONTENT)
     assert min(img.shape[:2]) == 128
     assert img.shape[0] / img.shape[1] == pytest.approx(content.shape[0] / content.shape[1], abs=0.02)
-    from engines.zoo.hed_vgg16 import vgg16_encoder
     from engines.evaluation.quality import measure, structure
     from engines.io.images import resize_short
+    from engines.zoo.hed_vgg16 import vgg16_encoder
 
     small = resize_short(content, 128)
     q = measure(vgg16_encoder(), small, resize_short(cv2.imread(STYLE), 512), img)

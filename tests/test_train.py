@@ -4,10 +4,10 @@ import sys
 
 import pytest
 import torch
-
 from conftest import ROOT
-from engines.zoo.files import WeightsError
+
 from engines.training.trainer import TrainConfig, Trainer
+from engines.zoo.files import WeightsError
 
 
 def config(folders, **kw):

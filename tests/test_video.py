@@ -8,9 +8,9 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-
 from conftest import ROOT, psnr
 from media import decode_frames, make_video, stream_info, with_subtitles
+
 from realtime.video.flicker import frames as read_frames
 from realtime.video.flicker import warping_error
 

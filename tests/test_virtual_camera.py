@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 pyvirtualcam = pytest.importorskip("pyvirtualcam", reason="--virtual-cam needs pyvirtualcam: "
@@ -54,6 +53,7 @@ def test_the_live_app_sends_every_stylized_frame_to_the_camera(tmp_path, monkeyp
     """Real capture from a clip, the real model, pyvirtualcam's own Camera (size and format checks) down to its
     backend, which here keeps the frames: one per output frame, BGR at the processing size, the picture shown."""
     from media import make_video
+
     from realtime import webcam
 
     monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {"v4l2loopback": FrameSink})

@@ -11,12 +11,11 @@ import time
 import cv2
 import numpy as np
 import pytest
-
 from browser import CHROMIUM, Browser
 from conftest import ROOT
-from realtime.live.outputs.web_access import check_token, new_token
+
 from realtime.live.outputs.base import ViewState
-from realtime.live.outputs.web_access import parse_address
+from realtime.live.outputs.web_access import check_token, new_token, parse_address
 from realtime.live.outputs.web_view import WebView
 
 pytest.importorskip("aiohttp", reason="the browser view needs aiohttp: pip install -r requirements-extra.txt")

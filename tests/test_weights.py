@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from engines.zoo import files as W, hed_vgg16 as HED16
-from engines.zoo.hed_detector import HED
 from engines.io.images import bgr_to_tensor, read_bgr
-from engines.zoo.registry import resolve
 from engines.model.vgg import VGG16, VGG19, Decoder, Encoder
+from engines.zoo import files as W
+from engines.zoo import hed_vgg16 as HED16
+from engines.zoo.hed_detector import HED
+from engines.zoo.registry import resolve
 
 DATA = Path(__file__).parent / "data"
 

@@ -24,10 +24,12 @@ if __name__ == "__main__":  # before the heavy imports: Ctrl-C while torch loads
     quit_quietly_on_signals()
 
 from engines.io.images import ImageError  # noqa: E402
-from engines.options import count, positive, say_engine_builds, style_weights, whole  # noqa: E402
-from realtime.video.batch import JOB_OPTIONS, BatchError, run_batch  # noqa: E402
+from engines.options import count, non_negative, positive, say_engine_builds, style_weights  # noqa: E402
+from realtime.video.batch import run_batch  # noqa: E402
+from realtime.video.batch_plan import BatchError  # noqa: E402
+from realtime.video.manifest import JOB_OPTIONS  # noqa: E402
+from realtime.video.options import add_video_options  # noqa: E402
 from realtime.video.reader import VideoError  # noqa: E402
-from tools.video import add_video_options  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segment-seconds", type=positive, default=60.0,
                    help="files at least twice this long are cut at keyframes into parts of about this length, made "
                         "by several workers at once and joined without re-encoding (default 60)")
-    p.add_argument("--retries", type=whole, default=2, help="attempts after a file's first failure (default 2)")
+    p.add_argument("--retries", type=non_negative, default=2, help="attempts after a file's first failure (default 2)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace outputs in the folder that this batch's manifest does not list")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -25,19 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from engines.backends import (  # noqa: E402
-    BACKENDS, PRECISIONS, BackendError, available_backends, choose_backend, make_stylizer,
+from engines.backends import BACKENDS, PRECISIONS, BackendError, available_backends, make_stylizer  # noqa: E402
+from engines.evaluation.benchmark import (  # noqa: E402
+    SIZES, append_table, bench_size, load_models, median_rounds, runnable_pairs, table,
 )
-from engines.evaluation.benchmark import SIZES, append_table, bench_size, median_rounds, table  # noqa: E402
-from engines.model.network import AdaINModel  # noqa: E402
 from engines.options import (  # noqa: E402
-    MODELS, check_folder_of, count, device, listed, load_model, model_choice, one_of, positive, resolve_device,
-    say_engine_builds, whole,
+    MODELS, check_folder_of, count, device, listed, non_negative, one_of, positive, resolve_device, say_engine_builds,
 )
 from engines.zoo.files import WeightsError  # noqa: E402
-from realtime.live.benchmark import (  # noqa: E402
-    WRITER_SUFFIX, bench, outputs_sweep, stage_table, writer_sweep, writer_table,
-)
+from realtime.live.benchmark import WRITER_SUFFIX, bench, outputs_sweep, stage_table, writer_sweep, writer_table  # noqa: E402
 
 STYLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "painting.jpg"
 
@@ -65,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma list of auto, fp32, fp16, bf16 tried for each backend where it applies (default auto)")
     p.add_argument("--seconds", type=positive, default=5.0, help="time per model-only measurement (default 5)")
     p.add_argument("--min-runs", type=count, default=5, help="at least this many timed calls (default 5)")
-    p.add_argument("--e2e-frames", type=whole, default=20,
+    p.add_argument("--e2e-frames", type=non_negative, default=20,
                    help="frames of the end-to-end loop (default 20; 0 skips it)")
     p.add_argument("--stabilize", action="store_true",
                    help="run the end-to-end loop with the live app's --stabilize (optical flow per frame)")
@@ -85,33 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def combos(backends: list[str], precisions: list[str], dev: str) -> list[tuple[str, str]]:
-    """(backend, precision) pairs that run here; a backend none of whose precisions can run is a BackendError."""
-    found = []
-    for b in backends:
-        refusals = []
-        for prec in precisions:
-            try:
-                found.append((b, choose_backend(b, dev, prec)[1]))
-            except BackendError as e:
-                refusals.append(str(e))  # e.g. bf16 is eager-only: other precisions may still run
-        if len(refusals) == len(precisions):
-            raise BackendError(refusals[0])
-    return list(dict.fromkeys(found))
-
-
-def models(names: list[str], dev: str) -> dict[str, AdaINModel]:
-    found = {}
-    for m in names:
-        ns = argparse.Namespace(model=m, model_weights="default", vgg=None, decoder=None)
-        found[model_choice(ns, dev)[0]] = load_model(ns, dev)[0]
-    return found
-
-
 def sweep(a: argparse.Namespace, dev: str) -> str:
     """Every model x (backend, precision) x size, rounds interleaved; the table of median rounds."""
-    pairs, loaded = combos(available_backends(dev) if "all" in a.backends else a.backends, a.precisions, dev), \
-        models(a.model, dev)
+    pairs = runnable_pairs(available_backends(dev) if "all" in a.backends else a.backends, a.precisions, dev)
+    loaded = load_models(a.model, dev)
     runs: dict[tuple, list] = {}
     for _ in range(a.rounds):
         for size in a.sizes:
@@ -145,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bench_outputs(a: argparse.Namespace, dev: str) -> str:
-    name, model = next(iter(models(a.model[:1], dev).items()))
+    name, model = next(iter(load_models(a.model[:1], dev).items()))
     backend = "auto" if "all" in a.backends else a.backends[0]
     w, h = bench_size(a.sizes[0])
     stylizer = make_stylizer(model, backend, h, w, device=dev, precision=a.precisions[0])

@@ -15,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engines.training.distillation import run  # noqa: E402
-from engines.training.trainer import TrainConfig, guarded  # noqa: E402
 from engines.training.options import add_training_args, training_config  # noqa: E402
+from engines.training.trainer import TrainConfig, guarded  # noqa: E402
 from engines.zoo.files import LITE_ENCODER  # noqa: E402
 from engines.zoo.registry import LOSS_NETWORKS  # noqa: E402
 

@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engines.io.contact_sheet import contact_sheet  # noqa: E402
-from engines.training.data_split import SPLITS, select  # noqa: E402
 from engines.evaluation.encoder_diagnostics import concentration, invert, quantisation_effect  # noqa: E402
 from engines.evaluation.quality import structure  # noqa: E402
+from engines.io.contact_sheet import contact_sheet  # noqa: E402
 from engines.io.images import ImageError, bgr_to_tensor, list_images, read_short, tensor_to_bgr, write_bgr  # noqa: E402
 from engines.options import count, image_side  # noqa: E402
+from engines.training.data_split import SPLITS, select  # noqa: E402
 from engines.zoo.files import WeightsError  # noqa: E402
 from engines.zoo.registry import encoder_by_name  # noqa: E402
 

@@ -15,16 +15,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from engines.evaluation.pixel_reference import compare  # noqa: E402
 from engines.evaluation.quality import readable_pairs, sample_pairs  # noqa: E402
 from engines.io.images import ImageError, read_short  # noqa: E402
 from engines.model.network import AdaINModel  # noqa: E402
 from engines.options import count, image_side  # noqa: E402
-from engines.evaluation.pixel_reference import compare  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engines.zoo.registry import resolve
     from engines.zoo.files import WeightsError
+    from engines.zoo.registry import resolve
 
     p = argparse.ArgumentParser(description="Compare a decoder with pixel optimisation of its own loss "
                                             "(style ratio / structure, as tools/quality.py measures them).")

@@ -19,15 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from engines.io.contact_sheet import contact_sheet  # noqa: E402
-from engines.training.data_split import SPLITS  # noqa: E402
 from engines.evaluation.quality import curve, load_candidate, measure, readable_pairs, report, sample_pairs  # noqa: E402
+from engines.io.contact_sheet import contact_sheet  # noqa: E402
 from engines.io.images import ImageError, check_writable_image, read_bgr, write_bgr  # noqa: E402
-from engines.zoo.registry import cli_models, spec  # noqa: E402
 from engines.options import check_alpha, count, image_side, listed, numbers, one_of  # noqa: E402
+from engines.training.data_split import SPLITS  # noqa: E402
 from engines.zoo.files import WeightsError  # noqa: E402
-from engines.zoo.registry import ENCODERS, LOSS_NETWORKS, encoder_by_name  # noqa: E402
-
+from engines.zoo.registry import ENCODERS, LOSS_NETWORKS, cli_models, encoder_by_name, spec  # noqa: E402  # noqa: E402
 
 SHIPPED = tuple(name for name in cli_models() if name != "auto")
 

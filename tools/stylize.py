@@ -22,14 +22,14 @@ if __name__ == "__main__":  # before the heavy imports: Ctrl-C while torch loads
 import torch  # noqa: E402
 
 from engines.backends import BackendError, check_memory, check_style_memory  # noqa: E402
-from engines.model.color import METHODS  # noqa: E402
 from engines.io.contact_sheet import contact_sheet  # noqa: E402
-from engines.io.sizes import short_side_size  # noqa: E402
 from engines.io.images import (  # noqa: E402
     ImageError, check_writable_image, list_images, read_bgr, read_short, resize_short, write_bgr,
 )
-from engines.options import add_model_args, check_alpha, image_side, load_model, style_weights  # noqa: E402
 from engines.io.output_paths import OutputPathError, check_outputs  # noqa: E402
+from engines.io.sizes import short_side_size  # noqa: E402
+from engines.model.color import METHODS  # noqa: E402
+from engines.options import add_model_args, check_alpha, image_side, load_model, style_weights  # noqa: E402
 from engines.still_images import output_names, stylize_one  # noqa: E402
 from engines.zoo.files import WeightsError  # noqa: E402
 

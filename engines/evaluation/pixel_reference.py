@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engines.model.adain import adain, mean_std
 from engines.evaluation.quality import Quality, measure
 from engines.io.images import bgr_to_tensor, tensor_to_bgr
-from engines.training.losses import adain_losses, layer_scales
+from engines.model.adain import adain, mean_std
 from engines.model.network import AdaINModel, pad_to_multiple
+from engines.training.losses import adain_losses, layer_scales
 
 
 def optimise_pixels(

@@ -19,12 +19,12 @@ import cv2
 import numpy as np
 import torch
 
-from engines.model.adain import mean_std
-from engines.training.data_split import select
 from engines.io.images import ImageError, bgr_to_tensor, list_images, read_bgr, read_short, tensor_to_bgr
-from engines.training.losses import style_layer_losses
+from engines.model.adain import mean_std
 from engines.model.network import AdaINModel, pad_to_multiple
 from engines.model.vgg import Encoder
+from engines.training.data_split import select
+from engines.training.losses import style_layer_losses
 
 Pair = tuple[Path, Path]
 
@@ -145,9 +145,8 @@ def readable_pairs(pairs: list[tuple[Path, Path]]) -> tuple[list[tuple[Path, Pat
 
 def load_candidate(name: str, encoder: str | None, decoder: str | None) -> AdaINModel:
     """A shipped model (full, lite), or a decoder file trained against an encoder (--encoder, --decoder)."""
-    from engines.zoo.registry import resolve
     from engines.zoo.files import load_decoder
-    from engines.zoo.registry import ENCODER_LAYOUTS, encoder_by_name
+    from engines.zoo.registry import ENCODER_LAYOUTS, encoder_by_name, resolve
 
     if encoder is None:
         return AdaINModel(*resolve(name, decoder=decoder)).eval()

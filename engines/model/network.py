@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engines.model.adain import adain, blend_alpha, interpolate_stats, masked_adain, mean_std
 from engines.io.sizes import MIN_SIDE
+from engines.model.adain import adain, blend_alpha, interpolate_stats, masked_adain, mean_std
 from engines.model.vgg import Decoder, Encoder
 
 MULTIPLE = 8  # three 2x pools between input and relu4_1

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engines.model.adain import adain, mean_std
-from engines.training.trainer import TrainConfig, Trainer, fit
 from engines.model.vgg import LITE, Decoder, Encoder
+from engines.training.trainer import TrainConfig, Trainer, fit
 from engines.zoo.files import lite_encoder, save_net
 
 TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")

@@ -10,8 +10,8 @@ import cv2
 import torch
 from safetensors.torch import load_file, save_file
 
-from engines.training.data_split import select
 from engines.io.images import ImageError, list_images, read_short
+from engines.training.data_split import select
 from engines.zoo.cache import cache_dir
 from engines.zoo.hed_vgg16 import HED_CONVS
 from engines.zoo.registry import encoder_by_name

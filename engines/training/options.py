@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engines.options import count, device, pixels, positive, whole
+from engines.options import count, device, non_negative, pixels, positive
 from engines.training.trainer import TrainConfig
 
 
@@ -22,7 +22,7 @@ def add_training_args(p: argparse.ArgumentParser, iters: int, crop: int, save_ev
     p.add_argument("--identity-weight", type=float, default=0.0,
                    help="weight of the identity loss |g(f(c)) - c| (SANet, Park & Lee 2019); 0 (default) = the "
                         "AdaIN paper's recipe; helps a short training keep structure")
-    p.add_argument("--warmup", type=whole, default=0,
+    p.add_argument("--warmup", type=non_negative, default=0,
                    help="first iterations train reconstruction |g(f(c)) - c| only (cheap; default 0)")
     p.add_argument("--save-every", type=count, default=save_every,
                    help=f"checkpoint interval in iterations (default {save_every})")

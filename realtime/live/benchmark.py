@@ -24,14 +24,14 @@ from engines.evaluation.benchmark import (
 )
 from engines.model.network import AdaINModel
 from realtime.live.app import AppConfig, LiveApp
-from realtime.person_mask import MaskSettings
 from realtime.live.capture import CaptureThread
 from realtime.live.display import Display
+from realtime.live.outputs.web_view import WebView
+from realtime.live.style_bank import StyleBank
+from realtime.person_mask import MaskSettings
+from realtime.stage_times import BESIDE, STAGES
 from realtime.video.pattern_clip import make_video
 from realtime.video.writer import VideoWriter
-from realtime.stage_times import BESIDE, STAGES
-from realtime.live.style_bank import StyleBank
-from realtime.live.outputs.web_view import WebView
 
 
 def time_end_to_end(stylizer, model: AdaINModel, style_path: Path, height: int, width: int, frames: int,

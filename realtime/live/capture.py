@@ -20,7 +20,6 @@ import numpy as np
 
 from realtime.stage_times import ThreadCost
 
-
 log = logging.getLogger("realtime")
 
 STREAM_OPEN_S = 10.0   # a stream URL that has not answered by then counts as down

@@ -1,27 +1,15 @@
-"""Styles as precomputed statistics: encoded once, cached on disk, swapped instantly.
-
-A style is fully described at run time by the mean and std of its relu4_1
-features (two vectors of 512 floats for the full model, 128 for the lite one).
-They are cached as safetensors (never pickle), keyed by the image file's content
-hash and the model (layout and weights), so a restart or a second kiosk never
-re-encodes, the full and lite models keep their statistics side by side, and new
-weights never reuse stale statistics. Blends are arithmetic on the stored vectors.
-"""
+"""The live app's styles: an ordered set with a current one, swapped instantly, and a folder watched for new
+files. Each style is its statistics, encoded once (engines/style_cache.py); blends are arithmetic on them."""
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-
-from engines.backends import BackendError, check_style_memory
-from engines.io.images import ImageError, bgr_to_tensor, list_images, read_short
+from engines.backends import BackendError
+from engines.io.images import ImageError, list_images
 from engines.model.network import AdaINModel, StyleStats, mix_styles
-from engines.zoo.cache import cache_dir, save_to_cache
-from engines.zoo.files import weights_fingerprint
+from engines.style_cache import StyleCache
 
 log = logging.getLogger("realtime")
 
@@ -39,13 +27,11 @@ class StyleBank:
     def __init__(self, model: AdaINModel, paths: list[Path] | None = None,
                  folder: Path | None = None, style_size: int = 512) -> None:
         self.model = model
-        # statistics of another model or other weights are never reused
-        self.model_key = f"{model.encoder.layout.name}-{weights_fingerprint(model)}"
+        self.cache = StyleCache()
         self.folder = folder
         self.style_size = style_size
         self.styles: list[Style] = []
         self.index = 0
-        self.encoded = 0  # styles encoded by the network (cache misses)
         self._told: set[Path] = set()  # unreadable files already reported
         for p in paths or []:
             self.add(Path(p))
@@ -54,28 +40,16 @@ class StyleBank:
         if not self.styles:
             raise ImageError(f"no style images in {folder}" if folder else "no style images given")
 
-    def _cache_path(self, path: Path) -> Path:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
-        return cache_dir() / "styles" / f"{self.model_key}-{self.style_size}-{digest}.safetensors"
+    @property
+    def encoded(self) -> int:
+        """Styles encoded by the network (neither in memory nor in the disk cache)."""
+        return self.cache.encoded
 
     def encode(self, path: Path) -> StyleStats:
-        image = read_short(path, self.style_size)  # raises ImageError with a clear message
-        cached = self._cache_path(path)
-        if cached.is_file():
-            try:
-                t = load_file(str(cached))
-                return StyleStats(t["mean"], t["std"])
-            except (SafetensorError, OSError, KeyError):
-                cached.unlink(missing_ok=True)
         try:
-            check_style_memory(self.model, *image.shape[:2])
+            return self.cache.stats(self.model, path, self.style_size)  # an unreadable image: ImageError
         except BackendError as e:  # skipped in a folder like an unreadable file, a one-line error at start-up
             raise ImageError(f"{path}: {e}") from None
-        stats = self.model.encode_style(bgr_to_tensor(image))
-        self.encoded += 1
-        tensors = {"mean": stats.mean.contiguous(), "std": stats.std.contiguous()}
-        save_to_cache(cached, lambda tmp: save_file(tensors, str(tmp)))  # the style is in hand either way
-        return stats
 
     def add(self, path: Path) -> Style:
         style = Style(path.stem, path, self.encode(path))

@@ -23,16 +23,16 @@ import numpy as np
 
 from engines.backends import check_memory, choose_backend
 from engines.io.images import read_bgr
+from engines.io.output_paths import check_outputs
 from engines.model.network import mix_styles
 from engines.options import check_alpha, engine_options, style_weights
-from engines.io.output_paths import check_outputs
-from realtime.video.mask_video import MaskedStylizer
-from realtime.video.model_cache import ModelCache
 from realtime.person_mask import MaskSettings, PersonMasker
-from realtime.video.writer import RecorderError, VideoWriter, check_writable, copyable
 from realtime.stabilize import TextureSteadier
 from realtime.stop_signals import StopSignals
+from realtime.video.mask_video import MaskedStylizer
+from realtime.video.model_cache import ModelCache
 from realtime.video.reader import Probe, VideoError, decode_thread, output_size, partial_path, probe
+from realtime.video.writer import RecorderError, VideoWriter, check_writable, copyable
 
 
 @dataclass(frozen=True)

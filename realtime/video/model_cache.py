@@ -8,18 +8,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engines.backends import Stylizer, check_style_memory, make_stylizer
-from engines.io.images import bgr_to_tensor, read_short
+from engines.backends import Stylizer, make_stylizer
 from engines.model.network import AdaINModel, StyleStats
 from engines.options import load_model
+from engines.style_cache import StyleCache
 
 
 class ModelCache:
     def __init__(self) -> None:
         self._models: dict[tuple, tuple[AdaINModel, str]] = {}
-        self._styles: dict[tuple, StyleStats] = {}
+        self.styles = StyleCache()
         self._engines: dict[tuple, Stylizer] = {}
-        self.encoded = 0  # styles this cache encoded itself (adopted ones not counted)
 
     def model(self, a: argparse.Namespace, device: str) -> tuple[AdaINModel, str]:
         """The model the options ask for, and why it was chosen."""
@@ -28,25 +27,18 @@ class ModelCache:
             self._models[key] = load_model(a, device)
         return self._models[key]
 
-    @staticmethod
-    def _style_key(model: AdaINModel, path: Path | str, size: int) -> tuple:
-        p = Path(path)
-        st = p.stat()
-        return id(model), str(p.resolve()), st.st_size, st.st_mtime_ns, size
+    @property
+    def encoded(self) -> int:
+        """Styles this cache encoded itself (adopted ones not counted)."""
+        return self.styles.encoded
 
     def style(self, model: AdaINModel, path: Path | str, size: int) -> StyleStats:
-        """A style image's statistics, encoded once (keyed by the file's name, size and modification time)."""
-        key = self._style_key(model, path, size)
-        if key not in self._styles:
-            image = read_short(Path(path), size)
-            check_style_memory(model, *image.shape[:2])
-            self._styles[key] = model.encode_style(bgr_to_tensor(image))
-            self.encoded += 1
-        return self._styles[key]
+        """A style image's statistics, encoded once (engines/style_cache.py)."""
+        return self.styles.stats(model, path, size)
 
     def adopt_style(self, model: AdaINModel, path: Path | str, size: int, stats: StyleStats) -> None:
         """Statistics another worker encoded with the same weights: this one need not encode the image."""
-        self._styles[self._style_key(model, path, size)] = stats.to(model.device)
+        self.styles.adopt(model, path, size, stats)
 
     def stylizer(self, model: AdaINModel, backend: str, height: int, width: int, batch: int, device: str,
                  precision: str) -> Stylizer:

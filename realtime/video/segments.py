@@ -14,9 +14,9 @@ from pathlib import Path
 
 import av
 
-from realtime.video.writer import copyable
-from realtime.video.reader import VideoError, probe
 from realtime.video.job import Segment
+from realtime.video.reader import VideoError, probe
+from realtime.video.writer import copyable
 
 STEADY_OVERLAP = 8  # frames decoded before a part with --stabilize: the steadied texture carries over the seam
 

@@ -19,8 +19,8 @@ import av
 import numpy as np
 from av.container import OutputContainer
 
-from realtime.video.palette import PaletteFrames
 from realtime.stage_times import ThreadCost
+from realtime.video.palette import PaletteFrames
 
 _STOP = object()
 

