@@ -41,6 +41,14 @@ def shipped_lite():
     return AdaINModel(*resolve("lite")).eval()
 
 
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 90-frame painted pan (tests/media.py's make_video), made once per test module."""
+    from media import make_video
+
+    return make_video(tmp_path_factory.mktemp("clip") / "clip.mp4", frames=90)
+
+
 @pytest.fixture
 def random_model():
     from engines.model.network import AdaINModel

@@ -3,13 +3,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import make_photo, psnr
 
 from engines import backends as B
 from engines.backends import machine
 from engines.backends.base import frame_graph
 from engines.model.network import AdaINModel, StyleStats
 from engines.model.vgg import VGG16, Decoder, Encoder
+
+from conftest import make_photo, psnr
 
 CUDA = torch.cuda.is_available()
 

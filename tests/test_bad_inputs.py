@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+
 from conftest import ROOT, make_photo
 from media import make_video
 

@@ -9,12 +9,13 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import ROOT
-from media import decode_frames, make_video, stream_info
 
 from realtime.video.batch_plan import BatchError, collect_inputs, plan
 from realtime.video.manifest import options_key
 from realtime.video.segments import keyframe_times, plan_segments
+
+from conftest import ROOT
+from media import decode_frames, make_video, stream_info
 
 STYLE = str(ROOT / "tests" / "data" / "painting.jpg")
 

@@ -4,9 +4,10 @@ import shutil
 
 import cv2
 import pytest
-from conftest import SHARED_TRAIN, make_photo
 
 from engines.training.data_split import heldout_names, select
+
+from conftest import SHARED_TRAIN, make_photo
 
 
 @pytest.mark.skipif(not SHARED_TRAIN.is_dir(), reason="training folders not beside the checkout")

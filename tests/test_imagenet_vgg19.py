@@ -2,14 +2,22 @@
 photo's layout where HED's VGG16 does not."""
 import pytest
 import torch
-from conftest import ROOT, make_photo
 
 from engines.io.images import bgr_to_tensor, read_short, tensor_to_bgr
 from engines.model.vgg import VGG19, CaffePreprocess, Encoder
 from engines.zoo.files import WeightsError
 from engines.zoo.imagenet_vgg19 import (
-    KERAS_CONVS, SCALES_FILE, caffe_input_conv, channel_means, dequantise, load_scales, normalise, raw_encoder,
+    KERAS_CONVS,
+    SCALES_FILE,
+    caffe_input_conv,
+    channel_means,
+    dequantise,
+    load_scales,
+    normalise,
+    raw_encoder,
 )
+
+from conftest import ROOT, make_photo
 
 
 def random_convs(seed=0):

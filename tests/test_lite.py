@@ -6,12 +6,13 @@ import sys
 import cv2
 import pytest
 import torch
-from conftest import ROOT
 
 from engines.model.network import AdaINModel
 from engines.model.vgg import LITE, VGG16, Decoder, Encoder
 from engines.training.distillation import EncoderDistiller, LiteDecoderTrainer
 from engines.training.trainer import TrainConfig
+
+from conftest import ROOT
 
 DATA = ROOT / "tests" / "data"
 CONTENT, STYLE = str(DATA / "windmill.jpg"), str(DATA / "painting.jpg")

@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 import torch
-from conftest import make_photo
 
 from engines.io.images import bgr_to_tensor, resize_short, tensor_to_bgr
 from engines.model.color import coral, luminance_transfer
 from engines.model.network import StyleStats, mix_styles, pad_to_multiple, padded_size
+
+from conftest import make_photo
 
 
 @pytest.mark.parametrize("h,w", [(37, 53), (64, 64), (5, 9), (121, 80)])

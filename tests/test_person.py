@@ -6,10 +6,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, webcam
 from safetensors import safe_open
 
 from engines.person.segmenter import LANDSCAPE, SQUARE, PersonSegmenter, for_frame
+
+from conftest import ROOT, webcam
 
 DATA = ROOT / "tests" / "data"
 

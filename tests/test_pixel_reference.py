@@ -1,12 +1,13 @@
 import pytest
 import torch
-from conftest import make_photo
 
 from engines.evaluation.pixel_reference import compare, optimise_pixels
 from engines.io.images import bgr_to_tensor
 from engines.model.adain import adain, mean_std
 from engines.training.losses import adain_losses, layer_scales
 from tools.pixel_reference import main
+
+from conftest import make_photo
 
 
 def test_optimisation_starts_at_the_content_and_lowers_the_loss(random_model):

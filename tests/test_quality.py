@@ -1,9 +1,10 @@
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED_TRAIN, make_photo
 
 from engines.evaluation.quality import evaluate_pairs, measure, sample_pairs, ssim
+
+from conftest import SHARED_TRAIN, make_photo
 
 
 def test_untouched_content_scores_one_and_the_style_itself_zero(vgg16_encoder):

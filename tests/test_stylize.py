@@ -4,9 +4,10 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT, make_photo
 
 from tools import stylize
+
+from conftest import ROOT, make_photo
 
 DATA = ROOT / "tests" / "data"
 CONTENT, STYLE = str(DATA / "windmill.jpg"), str(DATA / "painting.jpg")

@@ -4,10 +4,11 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
 
 from engines.training.trainer import TrainConfig, Trainer
 from engines.zoo.files import WeightsError
+
+from conftest import ROOT
 
 
 def config(folders, **kw):

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from conftest import ROOT
 
 pyvirtualcam = pytest.importorskip("pyvirtualcam", reason="--virtual-cam needs pyvirtualcam: "
@@ -52,9 +53,9 @@ class FrameSink:
 def test_the_live_app_sends_every_stylized_frame_to_the_camera(tmp_path, monkeypatch):
     """Real capture from a clip, the real model, pyvirtualcam's own Camera (size and format checks) down to its
     backend, which here keeps the frames: one per output frame, BGR at the processing size, the picture shown."""
-    from media import make_video
-
     from realtime import webcam
+
+    from media import make_video
 
     monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {"v4l2loopback": FrameSink})
     FrameSink.frames, FrameSink.opened = [], []
