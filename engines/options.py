@@ -163,6 +163,11 @@ def check_appendable(path: Path | None, what: str) -> None:
         raise ValueError(f"cannot write the {what} {path}: {e.strerror or e}") from None
 
 
+def model_scale(text: str) -> float:
+    """A fraction of the frame's side, above 0 and at most 1."""
+    return _checked(text, float, lambda x: 0 < x <= 1, "a fraction above 0 and at most 1")
+
+
 def add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=("auto",) + BACKENDS,
                    help="inference backend (default auto: TensorRT on a GPU; on a CPU the fastest measured here)")
@@ -170,6 +175,10 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
                    help="auto: fp16 on a GPU, bf16 on CPUs with native bf16, else fp32")
     p.add_argument("--fp16", action="store_true", help="shorthand for --precision fp16 (CUDA only)")
     p.add_argument("--device", type=device, default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    p.add_argument("--model-scale", type=model_scale, default=None,
+                   help="run the network at this fraction of the frame's sides and bring its result back to full "
+                        "size along the frame's own edges (guided upsampling): 0.5 is about a third of the time, "
+                        "with much less of the style's fine texture (BENCHMARKS.md; default 1)")
 
 
 def engine_options(a: argparse.Namespace) -> tuple[str, str, str]:

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED_TRAIN = ROOT.parent / "shared" / "data" / "train"
 
-torch.set_num_threads(2)
+# the README's command runs two test workers (pytest-xdist), one per core: a thread each, not two each
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 @pytest.fixture(scope="session")

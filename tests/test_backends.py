@@ -72,6 +72,29 @@ def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, 
             assert psnr(out, ref) >= 35, name
 
 
+def test_every_backend_runs_a_half_size_network_guided_back_like_eager(shipped_lite):
+    """--model-scale: the network at half the sides inside the frame graph, the result upsampled along the frame's
+    own edges: every backend as eager does it, and sharper than a plain resize of the same half-size result."""
+    from engines.io.sizes import inner_size
+    from engines.model.frame_graph import FrameGraph
+    from engines.evaluation.quality import structure
+
+    frame = make_photo(48, 64, seed=3)
+    s = styles(shipped_lite)[0]
+    inner = inner_size(48, 64, 0.5)
+    assert inner == (24, 32)
+    ref = B.make_stylizer(shipped_lite, "eager", 48, 64, precision="fp32", inner=inner)(frame, s)
+    assert ref.shape == frame.shape and ref.std() > 3
+    for name in B.available_backends("cpu"):
+        out = B.make_stylizer(shipped_lite, name, 48, 64, precision="fp32", inner=inner)(frame, s)
+        assert np.abs(out.astype(int) - ref).max() <= 2, name
+    args = (torch.from_numpy(frame)[None], s.mean, s.std, torch.ones(1), torch.zeros(1),
+            torch.full((1, 48, 64), 255, dtype=torch.uint8))
+    with torch.no_grad():
+        plain = FrameGraph(shipped_lite, 48, 64, inner, guided=False)(*args)[0].numpy()
+    assert structure(frame, ref) > structure(frame, plain)  # the photo's edges, not a blurred half-size picture
+
+
 def test_region_paints_only_the_region_with_its_own_statistics(shipped_model):
     """The paper's spatial control with one style: inside the region the style, with the content statistics
     of the region alone (not the whole frame's); outside it the photo itself. The engine and the model agree."""

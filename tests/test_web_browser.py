@@ -38,18 +38,26 @@ class LiveApp:
              str(DATA / "windmill.jpg"), "--source", str(clip), "--loop", "--no-display", "--model", "lite",
              "--serve", "127.0.0.1:0", "--stats", str(self.stats)], stderr=subprocess.PIPE, text=True, cwd=ROOT)
         self.log: list[str] = []
-        self.url = None
+        try:
+            self.url, self.port, self.token = self._address()
+        except BaseException:
+            self.proc.kill()  # a failed start leaves no app running behind the tests
+            raise
+        threading.Thread(target=lambda: self.log.extend(self.proc.stderr), daemon=True).start()  # keep it drained
+
+    def _address(self) -> tuple[str, int, str]:
+        """The URL the app prints at start, and the port and token in it."""
+        url = None
         for line in self.proc.stderr:
             self.log.append(line)
             m = re.search(r"browser view at (http://\S+)", line)
             if m:
-                self.url = m.group(1)
+                url = m.group(1)
                 break
-        assert self.url, "the app never said where it serves:\n" + "".join(self.log)
-        m = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/\?token=([\w.~-]+)", self.url)
-        assert m, self.url
-        self.port, self.token = int(m.group(1)), m.group(2)
-        threading.Thread(target=lambda: self.log.extend(self.proc.stderr), daemon=True).start()  # keep it drained
+        assert url, "the app never said where it serves:\n" + "".join(self.log)
+        m = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/\?token=([\w.~-]+)", url)
+        assert m, url
+        return url, int(m.group(1)), m.group(2)
 
     def state(self) -> dict:
         import json

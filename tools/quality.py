@@ -19,13 +19,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from engines.evaluation.quality import curve, load_candidate, measure, readable_pairs, report, sample_pairs  # noqa: E402
+from engines.evaluation.quality import (  # noqa: E402
+    Scale, curve, load_candidate, measure, readable_pairs, report, sample_pairs,
+)
 from engines.io.contact_sheet import contact_sheet  # noqa: E402
 from engines.io.images import ImageError, check_writable_image, read_bgr, write_bgr  # noqa: E402
-from engines.options import check_alpha, count, image_side, listed, numbers, one_of  # noqa: E402
+from engines.options import check_alpha, count, image_side, listed, model_scale, numbers, one_of  # noqa: E402
 from engines.training.data_split import SPLITS  # noqa: E402
 from engines.zoo.files import WeightsError  # noqa: E402
-from engines.zoo.registry import ENCODERS, LOSS_NETWORKS, cli_models, encoder_by_name, spec  # noqa: E402  # noqa: E402
+from engines.zoo.registry import ENCODERS, LOSS_NETWORKS, cli_models, encoder_by_name, spec  # noqa: E402
 
 SHIPPED = tuple(name for name in cli_models() if name != "auto")
 
@@ -51,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", default=[1.0], type=numbers,
                    help="content-style trade-off(s) to measure at, e.g. 1,0.8,0.6 for a curve (default 1, where "
                         "the project's target is set); lower alpha buys structure with style")
+    p.add_argument("--model-scale", type=model_scale,
+                   help="run the network at this fraction of the sides in the frame graph, as the engines do")
+    p.add_argument("--upsample", choices=("guided", "bilinear"), default="guided",
+                   help="with --model-scale: bring the result back along the photo's edges (default) or resize it")
     p.add_argument("--sheet", help="also write a contact sheet (content | style | result per pair) here")
     p.add_argument("--content", help="measure one existing result: the content image")
     p.add_argument("--style", help="... the style image")
@@ -93,7 +99,10 @@ def compare(a: argparse.Namespace, judges: dict) -> int:
     for name in a.model:
         rows: list[list[np.ndarray]] = []
         label = f"{a.encoder or name}: {Path(a.decoder).name}" if a.decoder else name
-        results[label] = curve(load_candidate(name, a.encoder, a.decoder), pairs, a.alpha, judges, a.size, rows)
+        scale = Scale(a.model_scale, a.upsample == "guided") if a.model_scale else None
+        label += f" at {a.model_scale:g}, {a.upsample}" if scale else ""
+        results[label] = curve(load_candidate(name, a.encoder, a.decoder), pairs, a.alpha, judges, a.size, rows,
+                               scale)
         sheet = sheet or [r[:2] for r in rows]
         for line, r in zip(sheet, rows):
             line.append(r[2])  # content | style | one column per model

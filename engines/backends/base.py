@@ -33,6 +33,7 @@ class EngineSpec:
     device: str = "cpu"
     precision: str = "fp32"
     channels: int = 512  # relu4_1 width: the length of the style statistics
+    inner: tuple[int, int] | None = None  # (height, width) the network runs at, if smaller (guided upsampling)
 
 
 Build = Callable[[FrameGraph, EngineSpec, Path], Callable[..., Tensor]]
@@ -70,7 +71,7 @@ def frame_graph(model: AdaINModel, spec: EngineSpec) -> FrameGraph:
     """The graph a backend compiles, on the spec's device and in its precision."""
     if spec.precision == "fp16":  # .half() converts modules in place: the caller's model (styles encoded later,
         model = copy.deepcopy(model)  # mask videos) must stay fp32
-    g = FrameGraph(model, spec.height, spec.width).eval().to(spec.device)
+    g = FrameGraph(model, spec.height, spec.width, spec.inner).eval().to(spec.device)
     return g.half() if spec.precision == "fp16" else g
 
 

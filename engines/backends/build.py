@@ -18,7 +18,7 @@ from engines.backends.base import BackendError, EngineSpec, frame_graph
 from engines.backends.policy import check_memory, choose_backend
 from engines.backends.registry import REGISTRY
 from engines.backends.stylizer import Stylizer
-from engines.model import adain, color, network, vgg
+from engines.model import adain, color, guided_upsample, network, vgg
 from engines.model import frame_graph as graph_module
 from engines.model.network import AdaINModel
 from engines.zoo.cache import cache_dir
@@ -28,7 +28,7 @@ from engines.zoo.files import weights_fingerprint
 def _graph_code() -> str:
     """The source of what the frame graph computes: an engine compiled from older code is not reused."""
     h = hashlib.sha256()
-    for module in (adain, color, graph_module, network, vgg):  # network: padding and the region's pooling
+    for module in (adain, color, graph_module, guided_upsample, network, vgg):  # network: padding, region pooling
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()[:16]
 
@@ -50,23 +50,26 @@ def cache_key(spec: EngineSpec, fingerprint: str) -> str:
 
 def make_stylizer(
     model: AdaINModel, backend: str, height: int, width: int, batch: int = 1, device: str = "cpu",
-    precision: str = "auto",
+    precision: str = "auto", inner: tuple[int, int] | None = None,
 ) -> Stylizer:
-    """Build (or load from the cache) an engine for frames of (batch, height, width). Where `auto` chose a
-    compiled backend that cannot compile here, the engine is eager instead and its `why` says so."""
-    name, chosen_precision, why = choose_backend(backend, device, precision, height * width)
+    """Build (or load from the cache) an engine for frames of (batch, height, width), the network run at
+    `inner` (height, width) if given. Where `auto` chose a compiled backend that cannot compile here, the engine
+    is eager instead and its `why` says so."""
+    inner = None if inner is None or tuple(inner) == (height, width) else (int(inner[0]), int(inner[1]))
+    net_h, net_w = inner or (height, width)
+    name, chosen_precision, why = choose_backend(backend, device, precision, net_h * net_w)
     try:
-        return _make(model, name, chosen_precision, why, height, width, batch, device)
+        return _make(model, name, chosen_precision, why, height, width, batch, device, inner)
     except BackendError as e:
         if backend != "auto" or name == "eager":
             raise
-        return _make(model, "eager", chosen_precision, f"{e}: eager instead", height, width, batch, device)
+        return _make(model, "eager", chosen_precision, f"{e}: eager instead", height, width, batch, device, inner)
 
 
 def _make(model: AdaINModel, name: str, precision: str, why: str, height: int, width: int, batch: int,
-          device: str) -> Stylizer:
-    check_memory(model, name, height, width, batch, device)
-    spec = EngineSpec(name, height, width, batch, device, precision, model.encoder.channels[-1])
+          device: str, inner: tuple[int, int] | None) -> Stylizer:
+    check_memory(model, name, *(inner or (height, width)), batch, device)
+    spec = EngineSpec(name, height, width, batch, device, precision, model.encoder.channels[-1], inner)
     model = model.eval()
     backend = REGISTRY[name]
     path = cache_dir() / "engines" / f"{name}-{cache_key(spec, weights_fingerprint(model))}{backend.suffix}"

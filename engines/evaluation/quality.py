@@ -20,13 +20,22 @@ import numpy as np
 import torch
 
 from engines.io.images import ImageError, bgr_to_tensor, list_images, read_bgr, read_short, tensor_to_bgr
+from engines.io.sizes import inner_size
 from engines.model.adain import mean_std
+from engines.model.frame_graph import FrameGraph
 from engines.model.network import AdaINModel, pad_to_multiple
 from engines.model.vgg import Encoder
 from engines.training.data_split import select
 from engines.training.losses import style_layer_losses
 
 Pair = tuple[Path, Path]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The network at `fraction` of the sides, brought back guided by the photo (or by a plain resize)."""
+    fraction: float
+    guided: bool = True
 
 
 @dataclass
@@ -74,12 +83,21 @@ def measure(encoder: Encoder, content_bgr: np.ndarray, style_bgr: np.ndarray, ou
 
 
 def stylized(model: AdaINModel, pairs: list[Pair], alphas: list[float], size: int = 512,
-             style_size: int = 512) -> Iterator[tuple[np.ndarray, np.ndarray, dict[float, np.ndarray]]]:
-    """(content, style, {alpha: output}) per pair: each pair read and its style encoded once, for every alpha."""
+             style_size: int = 512, scale: Scale | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, dict]]:
+    """(content, style, {alpha: output}) per pair: each pair read and its style encoded once, for every alpha.
+    With `scale`, the network runs at that fraction of the sides inside the frame graph, as engines run it."""
     for c_path, s_path in pairs:
         c, s = read_short(c_path, size), read_short(s_path, style_size)
         stats = model.encode_style(bgr_to_tensor(s))
-        yield c, s, {alpha: tensor_to_bgr(model.stylize(bgr_to_tensor(c), [stats], alpha=alpha)) for alpha in alphas}
+        if scale is None:
+            yield c, s, {a: tensor_to_bgr(model.stylize(bgr_to_tensor(c), [stats], alpha=a)) for a in alphas}
+            continue
+        h, w = c.shape[:2]
+        graph = FrameGraph(model, h, w, inner_size(h, w, scale.fraction), guided=scale.guided).eval()
+        frame, region = torch.from_numpy(c)[None], torch.full((1, h, w), 255, dtype=torch.uint8)
+        with torch.no_grad():
+            yield c, s, {a: graph(frame, stats.mean, stats.std, torch.tensor([a]), torch.zeros(1), region)[0].numpy()
+                         for a in alphas}
 
 
 def evaluate_pairs(
@@ -99,12 +117,12 @@ def evaluate_pairs(
     return results
 
 
-def curve(model: AdaINModel, pairs: list[Pair], alphas: list[float], judges: dict[str, Encoder],
-          size: int = 512, rows: list[list[np.ndarray]] | None = None) -> dict[float, dict[str, list[float]]]:
+def curve(model: AdaINModel, pairs: list[Pair], alphas: list[float], judges: dict[str, Encoder], size: int = 512,
+          rows: list[list[np.ndarray]] | None = None, scale: Scale | None = None) -> dict[float, dict[str, list[float]]]:
     """alpha -> {"structure": per pair, judge name: style ratio per pair}: the trade-off curve, each point
     judged by every loss network."""
     out: dict[float, dict[str, list[float]]] = {alpha: {"structure": [], **{j: [] for j in judges}} for alpha in alphas}
-    for c, s, outs in stylized(model, pairs, alphas, size, size):
+    for c, s, outs in stylized(model, pairs, alphas, size, size, scale):
         c_t, s_t = bgr_to_tensor(c), bgr_to_tensor(s)
         for alpha, result in outs.items():
             out[alpha]["structure"].append(structure(c, result))

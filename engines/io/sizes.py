@@ -31,6 +31,15 @@ def scaled_size(height: int, width: int, scale: float, min_side: int = MIN_SIDE)
     return max(min_side, round(height * scale)), max(min_side, round(width * scale))
 
 
+def inner_size(height: int, width: int, scale: float | None) -> tuple[int, int] | None:
+    """The size the network runs at for a frame of (height, width) at `scale` of its sides (None or 1: the
+    frame's own); sides multiples of 8 (no padding), at least MIN_SIDE."""
+    if not scale or scale >= 1:
+        return None
+    inner = short_side_size(height, width, max(MIN_SIDE, min(height, width) * scale), multiple=8)
+    return None if inner == (height, width) else inner
+
+
 def resize_to(img: np.ndarray, height: int, width: int) -> np.ndarray:
     """`img` at (height, width): area averaging to shrink (no aliasing), bicubic to enlarge; as it is if it
     already has that size (no copy)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 
 from engines.backends import Stylizer, choose_backend, make_stylizer
-from engines.io.sizes import short_side_size
+from engines.io.sizes import inner_size, short_side_size
 from engines.options import engine_options, load_model
 from realtime.live.capture import CaptureThread, SourceError, parse_source
 from realtime.live.display import Display, NoDisplayError, check_screen
@@ -133,7 +133,8 @@ def _start(a: argparse.Namespace) -> Started:
         height, width = processing_size(a.size, capture.size)
 
         def build(h: int, w: int) -> Stylizer:
-            return make_stylizer(model, backend, h, w, device=device, precision=precision)
+            inner = inner_size(h, w, a.model_scale)
+            return make_stylizer(model, backend, h, w, device=device, precision=precision, inner=inner)
 
         if a.fps is None:
             stylizer = build(height, width)
@@ -153,6 +154,9 @@ def _start(a: argparse.Namespace) -> Started:
     except BaseException:
         capture.stop()
         raise
-    log.info("model %s; backend %s %s (%s) on %s, %dx%d, %d style(s)", model_why, stylizer.spec.backend,
-             stylizer.spec.precision, stylizer.why, device, stylizer.spec.width, stylizer.spec.height, len(bank))
+    inner = stylizer.spec.inner
+    network = f"; network at {inner[1]}x{inner[0]} (--model-scale {a.model_scale:g})" if inner else ""
+    log.info("model %s; backend %s %s (%s) on %s, %dx%d%s, %d style(s)", model_why, stylizer.spec.backend,
+             stylizer.spec.precision, stylizer.why, device, stylizer.spec.width, stylizer.spec.height, network,
+             len(bank))
     return Started(capture, stylizer, bank, display, device, outputs)

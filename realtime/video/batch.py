@@ -64,6 +64,7 @@ def prepare_engines(a: argparse.Namespace, options: dict, tasks: list[Task]) -> 
     loads an engine compiled here from the disk cache in a fraction of a second. Workers on other machines
     (--address) have their own caches, so there `auto` runs eager instead of compiling."""
     from engines.backends import choose_backend, make_stylizer
+    from engines.io.sizes import inner_size
     from engines.options import engine_options, load_model
     from realtime.video.reader import output_size
 
@@ -79,7 +80,8 @@ def prepare_engines(a: argparse.Namespace, options: dict, tasks: list[Task]) -> 
         return
     model = load_model(ns, device)[0]
     for w, h in sorted({output_size(probe(Path(t.input)), ns.size, ns.scale) for t in tasks}):
-        make_stylizer(model, backend, h, w, batch=ns.batch, device=device, precision=precision)
+        make_stylizer(model, backend, h, w, batch=ns.batch, device=device, precision=precision,
+                      inner=inner_size(h, w, ns.model_scale))
 
 
 class Driver:

@@ -24,6 +24,7 @@ import numpy as np
 from engines.backends import check_memory, choose_backend
 from engines.io.images import read_bgr
 from engines.io.output_paths import check_outputs
+from engines.io.sizes import inner_size
 from engines.model.network import mix_styles
 from engines.options import check_alpha, engine_options, style_weights
 from realtime.person_mask import MaskSettings, PersonMasker
@@ -112,7 +113,8 @@ class VideoJob:
             return self.masked, "eager fp32 (masks run the eager model)"
         self.masked = None
         style, color = mix_styles(styles, weights), 1.0 if a.preserve_color else 0.0
-        stylizer = self.cache.stylizer(model, backend, self.height, self.width, a.batch, device, precision)
+        stylizer = self.cache.stylizer(model, backend, self.height, self.width, a.batch, device, precision,
+                                       inner_size(self.height, self.width, a.model_scale))
         masker = (PersonMasker(self.height, self.width, MaskSettings(every=1), device)
                   if a.mask_mode != "whole" else None)
 

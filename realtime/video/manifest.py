@@ -16,7 +16,7 @@ MANIFEST = ".batch-manifest.json"
 # what each file is made with: changing any of these makes a done file due again
 JOB_OPTIONS = ("style", "weights", "alpha", "preserve_color", "mask_video", "mask_mode", "size", "scale", "backend",
                "precision", "device", "model", "model_weights", "vgg", "decoder", "crf", "codec", "batch",
-               "stabilize", "style_size", "fp16")
+               "stabilize", "style_size", "fp16", "model_scale")
 
 
 def options_key(a: argparse.Namespace) -> str:

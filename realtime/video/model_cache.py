@@ -41,12 +41,12 @@ class ModelCache:
         self.styles.adopt(model, path, size, stats)
 
     def stylizer(self, model: AdaINModel, backend: str, height: int, width: int, batch: int, device: str,
-                 precision: str) -> Stylizer:
+                 precision: str, inner: tuple[int, int] | None = None) -> Stylizer:
         """The engine for frames of this size; a handful of sizes are kept (a batch of phone and camera clips)."""
-        key = (id(model), backend, height, width, batch, device, precision)
+        key = (id(model), backend, height, width, batch, device, precision, inner)
         if key not in self._engines:
             if len(self._engines) >= 4:
                 self._engines.pop(next(iter(self._engines)))
             self._engines[key] = make_stylizer(model, backend, height, width, batch=batch, device=device,
-                                               precision=precision)
+                                               precision=precision, inner=inner)
         return self._engines[key]
