@@ -34,36 +34,19 @@ def test_addresses():
 
 
 class Publisher(threading.Thread):
-    """The live loop's part: a new frame for the view 30 times a second, each hand-over's time kept."""
+    """The live loop's part: a new frame for the view 30 times a second."""
 
     def __init__(self, view: WebView) -> None:
         super().__init__(daemon=True)
-        self.view, self.times, self.halt = view, [], threading.Event()
+        self.view, self.halt = view, threading.Event()
 
     def run(self) -> None:
         i = 0
         while not self.halt.is_set():
             frame = np.full((120, 160, 3), i % 256, np.uint8)
             self.view.publish(frame, ViewState("painting", 0, 2, 1.0, "whole", str(DATA / "painting.jpg")))
-            self.times.append(time.monotonic())
             i += 1
             time.sleep(1 / 30)
-
-    def rate(self, start: float, end: float) -> float:
-        return sum(start <= t < end for t in self.times) / (end - start)
-
-
-def test_a_chosen_token_must_be_hard_to_guess_and_the_access_flags_need_serve():
-    assert check_token("kiosk-lobby-2026.A~b") == "kiosk-lobby-2026.A~b"
-    for bad in ("short", "x" * 15, "has space in it ok", "percent%20encoded!", "x" * 257):
-        with pytest.raises(ValueError, match="--serve-token"):
-            check_token(bad)
-    assert len({new_token() for _ in range(20)}) == 20 and len(new_token()) >= 32
-    for flags in (["--serve-token", "a" * 20], ["--serve-open"]):
-        r = subprocess.run([sys.executable, "-m", "realtime.webcam", "--style", str(DATA / "painting.jpg"),
-                            "--no-display", *flags], capture_output=True, text=True, timeout=120, cwd=ROOT)
-        assert r.returncode == 2
-        assert r.stderr.strip().splitlines() == [f"error: {flags[0]} is for the browser view: add --serve [HOST:]PORT"]
 
 
 @pytest.fixture
@@ -157,17 +140,12 @@ def test_the_printed_url_sets_a_strict_cookie_that_is_good_for_the_page_but_not_
     assert b'"refused": 5' in state  # each of them counted
 
 
-def test_a_hundred_wrong_tokens_get_nothing_and_leave_the_loop_at_its_rate(publisher):
-    view = publisher.view
-    time.sleep(1.0)
-    t0 = time.monotonic()
+def test_a_hundred_wrong_tokens_press_nothing(view):
+    """Guessed tokens at once: each refused, none pressed a key, each counted (the real app's frame rate under the
+    same guessing: test_web_browser.py, where the guesser is another process)."""
     answers = [status(a) for a in wrong_tokens(view.port, "POST", "/press/next")]
-    time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
-    t1 = time.monotonic()
-    before, during = publisher.rate(t0 - 1.0, t0), publisher.rate(t0, t1)
     assert answers == [403] * 100
     assert view.pressed() == [] and view.refusals.count == 100
-    assert during >= 0.8 * before, (before, during)
 
 
 def test_an_open_view_asks_no_secret_but_still_checks_host_and_origin():

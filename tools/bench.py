@@ -30,7 +30,8 @@ from engines.evaluation.benchmark import (  # noqa: E402
     SIZES, append_table, bench_size, load_models, median_rounds, runnable_pairs, table,
 )
 from engines.options import (  # noqa: E402
-    MODELS, check_folder_of, count, device, listed, non_negative, one_of, positive, resolve_device, say_engine_builds,
+    MODELS, check_folder_of, count, device, listed, model_scale, non_negative, one_of, positive, resolve_device,
+    say_engine_builds,
 )
 from engines.zoo.files import WeightsError  # noqa: E402
 from realtime.live.benchmark import WRITER_SUFFIX, bench, outputs_sweep, stage_table, writer_sweep, writer_table  # noqa: E402
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames of the end-to-end loop (default 20; 0 skips it)")
     p.add_argument("--stabilize", action="store_true",
                    help="run the end-to-end loop with the live app's --stabilize (optical flow per frame)")
+    p.add_argument("--model-scale", type=model_scale, help="the network at this fraction of the sides, guided back")
     p.add_argument("--rounds", type=count, default=1, help="repeat the whole sweep, interleaved, and keep medians")
     p.add_argument("--writers", type=listed(one_of(tuple(WRITER_SUFFIX))),
                    help="time the video file writers instead of the model: comma list of h264, vp8, mpeg4, gif "
@@ -89,7 +91,8 @@ def sweep(a: argparse.Namespace, dev: str) -> str:
     for _ in range(a.rounds):
         for size in a.sizes:
             for (name, model), (b, prec) in itertools.product(loaded.items(), pairs):
-                r = bench(model, name, b, size, dev, prec, a.seconds, a.min_runs, a.e2e_frames, STYLE, a.stabilize)
+                r = bench(model, name, b, size, dev, prec, a.seconds, a.min_runs, a.e2e_frames, STYLE, a.stabilize,
+                          a.model_scale)
                 runs.setdefault((name, b, prec, size), []).append(r)
                 print(f"{name:8s} {b:12s} {size:6s} {r.model_fps:8.2f} fps model  "
                       f"{(r.e2e_fps or 0):8.2f} fps end-to-end", file=sys.stderr)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from engines.backends import make_stylizer
+from engines.io.sizes import inner_size
 from engines.evaluation.benchmark import (
     Result, bench_size, conv_gflop, median_rounds, model_only, peak_rss_mb, reset_peak_rss, summarise,
 )
@@ -152,12 +153,14 @@ def stage_table(results: list[Result]) -> str:
 
 
 def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, precision: str, seconds: float,
-          min_runs: int, e2e_frames: int, style_path: Path, stabilize: bool = False) -> Result:
+          min_runs: int, e2e_frames: int, style_path: Path, stabilize: bool = False,
+          model_scale: float | None = None) -> Result:
     """One row: the engine built, timed alone, then (e2e_frames > 0) inside the live loop."""
     w, h = bench_size(size)
+    inner = inner_size(h, w, model_scale)
     reset_peak_rss()
     t0 = time.perf_counter()
-    stylizer = make_stylizer(model, backend, h, w, device=device, precision=precision)
+    stylizer = make_stylizer(model, backend, h, w, device=device, precision=precision, inner=inner)
     build = time.perf_counter() - t0
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -169,9 +172,10 @@ def bench(model: AdaINModel, name: str, backend: str, size: str, device: str, pr
         e2e, stages = time_end_to_end(stylizer, model, style_path, h, w, e2e_frames, 2.0 / p50, stabilize, False)
         rec, rec_stages = time_end_to_end(stylizer, model, style_path, h, w, e2e_frames, 2.0 / p50, stabilize, True)
     mem = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else peak_rss_mb()
-    gflop = conv_gflop(model.cpu(), h, w)
+    gflop = conv_gflop(model.cpu(), *(inner or (h, w)))
     model.to(device)
-    result = summarise(name, f"{stylizer.spec.backend} {stylizer.spec.precision}", size, times, e2e, mem, gflop, build)
+    label = f"{stylizer.spec.backend} {stylizer.spec.precision}" + (f" @{model_scale:g}" if inner else "")
+    result = summarise(name, label, size, times, e2e, mem, gflop, build)
     result.stages, result.rec_fps, result.rec_stages = stages, rec, rec_stages
     return result
 
