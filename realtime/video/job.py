@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 import av
-import cv2
 import numpy as np
 
 from engines.backends import check_memory, choose_backend
 from engines.io.images import read_bgr
 from engines.io.output_paths import check_outputs
-from engines.io.sizes import inner_size
+from engines.io.sizes import inner_size, resize_to
 from engines.model.network import mix_styles
 from engines.options import check_alpha, engine_options, style_weights
 from realtime.person_mask import MaskSettings, PersonMasker
@@ -194,9 +193,7 @@ class VideoJob:
             if item is None:
                 return batch, pts, True
             img, p = item
-            if img.shape[:2] != (self.height, self.width):
-                img = cv2.resize(img, (self.width, self.height), interpolation=cv2.INTER_AREA)
-            batch.append(img)
+            batch.append(resize_to(img, self.height, self.width))
             pts.append(p)
         return batch, pts, False
 
