@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from realtime.live.outputs.base import ViewState
-from realtime.live.outputs.web_access import check_token, new_token, parse_address
+from realtime.live.outputs.web_access import parse_address
 from realtime.live.outputs.web_view import WebView
 
 from conftest import ROOT
