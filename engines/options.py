@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from engines.backends import BACKENDS, PRECISIONS
+from engines.backends import BACKENDS, PRECISIONS, machine
 from engines.io.sizes import MIN_SIDE
 from engines.model.adain import check_weights
 from engines.model.network import AdaINModel
@@ -194,8 +194,9 @@ def add_model_args(p: argparse.ArgumentParser, offline: bool = False) -> None:
     model on a CPU too; the live app keeps the model that runs in real time there."""
     models = "; ".join(f"{m.name}: {m.description} (card: {m.card.relative_to(m.card.parents[2])})"
                        for m in REGISTRY.values() if not m.files_only)
-    auto = (f"{GPU_DEFAULT} (offline work: quality first, even without a GPU; {cpu_default()} is faster)" if offline
-            else f"{cpu_default()} without a CUDA GPU, {GPU_DEFAULT} with one")
+    cpu = f"{cpu_default(True)} on CPUs with native bf16, {cpu_default(False)} on the others"
+    auto = (f"{GPU_DEFAULT} (offline work: quality first, even without a GPU; {cpu} are faster)" if offline
+            else f"without a CUDA GPU {cpu}; {GPU_DEFAULT} with one")
     p.add_argument("--model", default="auto", choices=MODELS, help=f"{models}; auto (default): {auto}")
     p.set_defaults(offline_model=offline)
     p.add_argument("--model-weights", default="default", choices=("default", "original-adain"),
@@ -217,7 +218,9 @@ def model_choice(a: argparse.Namespace, device: str) -> tuple[str, str]:
             return GPU_DEFAULT, "weights files given: full model"
         if getattr(a, "offline_model", False):
             return GPU_DEFAULT, "offline work: quality first"
-        return cpu_default(), f"no CUDA GPU: {cpu_default()} model"
+        native = machine.cpu_has_bf16()
+        name = cpu_default(native)
+        return name, f"no CUDA GPU, CPU {'with' if native else 'without'} native bf16: {name} model"
     return a.model, "requested"
 
 

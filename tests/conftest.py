@@ -42,6 +42,14 @@ def shipped_lite():
     return AdaINModel(*resolve("lite")).eval()
 
 
+@pytest.fixture(scope="session")
+def shipped_micro():
+    from engines.model.network import AdaINModel
+    from engines.zoo.registry import resolve
+
+    return AdaINModel(*resolve("micro")).eval()
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """A 90-frame painted pan (tests/media.py's make_video), made once per test module."""

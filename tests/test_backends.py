@@ -42,9 +42,10 @@ def styles(model, h=40, w=48):
     return [model.encode_style(bgr_to_tensor(make_photo(h, w, seed=s))) for s in (11, 12)]
 
 
-@pytest.mark.parametrize("which", ["random", "shipped", "shipped-lite"])
-def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, shipped_lite):
-    model = {"random": random_model_scaled, "shipped": shipped_model, "shipped-lite": shipped_lite}[which]
+@pytest.mark.parametrize("which", ["random", "shipped", "shipped-lite", "shipped-micro"])
+def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, shipped_lite, shipped_micro):
+    model = {"random": random_model_scaled, "shipped": shipped_model, "shipped-lite": shipped_lite,
+             "shipped-micro": shipped_micro}[which]
     frame = make_photo(48, 64, seed=3)
     s = styles(model)[0]
     region = np.zeros((48, 64), np.uint8)
@@ -53,9 +54,9 @@ def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, 
     eager = B.make_stylizer(model, "eager", 48, 64, precision="fp32")
     ref, ref_region = eager(frame, s, 0.8, 0.0), eager(frame, s, 0.8, 0.0, region)
     assert ref.std() > 3  # a real picture, not a flat one
-    # inductor compiles for 10-20 s a graph: fp32 on the random model (exact parity), bf16 on the lite model
-    # (what `auto` runs on CPUs with native bf16), not every combination
-    compiled = {"random": "fp32", "shipped-lite": "bf16"}.get(which)
+    # inductor compiles for 10-20 s a graph: fp32 on the random model (exact parity) and the micro one (what runs
+    # on CPUs without native bf16), bf16 on the lite model (what `auto` runs on CPUs with it), not every combination
+    compiled = {"random": "fp32", "shipped-lite": "bf16", "shipped-micro": "fp32"}.get(which)
     for name in B.available_backends("cpu"):
         if name == "inductor" and compiled != "fp32":
             continue
@@ -72,26 +73,28 @@ def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, 
             assert psnr(out, ref) >= 35, name
 
 
-def test_every_backend_runs_a_half_size_network_guided_back_like_eager(shipped_lite):
+@pytest.mark.parametrize("which", ["lite", "micro"])
+def test_every_backend_runs_a_half_size_network_guided_back_like_eager(which, shipped_lite, shipped_micro):
     """--model-scale: the network at half the sides inside the frame graph, the result upsampled along the frame's
     own edges: every backend as eager does it, and sharper than a plain resize of the same half-size result."""
     from engines.io.sizes import inner_size
     from engines.model.frame_graph import FrameGraph
     from engines.evaluation.quality import structure
 
+    model = {"lite": shipped_lite, "micro": shipped_micro}[which]
     frame = make_photo(48, 64, seed=3)
-    s = styles(shipped_lite)[0]
+    s = styles(model)[0]
     inner = inner_size(48, 64, 0.5)
     assert inner == (24, 32)
-    ref = B.make_stylizer(shipped_lite, "eager", 48, 64, precision="fp32", inner=inner)(frame, s)
+    ref = B.make_stylizer(model, "eager", 48, 64, precision="fp32", inner=inner)(frame, s)
     assert ref.shape == frame.shape and ref.std() > 3
     for name in B.available_backends("cpu"):
-        out = B.make_stylizer(shipped_lite, name, 48, 64, precision="fp32", inner=inner)(frame, s)
+        out = B.make_stylizer(model, name, 48, 64, precision="fp32", inner=inner)(frame, s)
         assert np.abs(out.astype(int) - ref).max() <= 2, name
     args = (torch.from_numpy(frame)[None], s.mean, s.std, torch.ones(1), torch.zeros(1),
             torch.full((1, 48, 64), 255, dtype=torch.uint8))
     with torch.no_grad():
-        plain = FrameGraph(shipped_lite, 48, 64, inner, guided=False)(*args)[0].numpy()
+        plain = FrameGraph(model, 48, 64, inner, guided=False)(*args)[0].numpy()
     assert structure(frame, ref) > structure(frame, plain)  # the photo's edges, not a blurred half-size picture
 
 
@@ -190,14 +193,20 @@ def test_auto_choice_on_cpu_follows_the_measurements(monkeypatch):
     if machine.cpu_has_bf16():
         assert (backend, precision) == (("inductor" if compiled else "eager"), "bf16")
     else:
-        assert (backend, precision) == ("onnx", "fp32")
+        assert (backend, precision) == ("inductor" if compiled else "onnx", "fp32")
     assert why
     large = B.choose_backend("auto", "cpu", pixels=1280 * 720)[:2]
-    assert large == (("inductor", "bf16") if compiled and machine.cpu_has_bf16() else ("onnx", "fp32"))
+    assert large == (("inductor", "bf16" if machine.cpu_has_bf16() else "fp32") if compiled else ("onnx", "fp32"))
+    monkeypatch.setattr(machine, "cpu_has_bf16", lambda: False)  # an AVX2 laptop
+    if compiled:
+        assert B.choose_backend("auto", "cpu", pixels=640 * 480)[:2] == ("inductor", "fp32")
+    assert B.choose_backend("auto", "cpu", "fp32", pixels=640 * 480)[0] == ("inductor" if compiled else "onnx")
     monkeypatch.setattr(machine, "cpu_has_bf16", lambda: True)
     monkeypatch.setattr(machine, "cpp_compiler", lambda: None)  # no compiler: inductor is not offered at all
     assert "inductor" not in B.available_backends("cpu")
     assert B.choose_backend("auto", "cpu", pixels=256 * 256)[:2] == ("eager", "bf16")
+    monkeypatch.setattr(machine, "cpu_has_bf16", lambda: False)
+    assert B.choose_backend("auto", "cpu", pixels=640 * 480)[:2] == ("onnx", "fp32")  # no compiler, no bf16
     with pytest.raises(B.BackendError, match="not available"):
         B.choose_backend("inductor", "cpu")
 

@@ -1,4 +1,4 @@
-"""The lite CPU model: its cost, its distillation, its selection and its shipped weights."""
+"""The CPU models: lite's cost and distillation, auto's choice by CPU class, and the shipped weights of both."""
 import argparse
 import subprocess
 import sys
@@ -9,7 +9,7 @@ import torch
 
 from engines.model.network import AdaINModel
 from engines.model.vgg import LITE, VGG16, Decoder, Encoder
-from engines.training.distillation import EncoderDistiller, LiteDecoderTrainer
+from engines.training.distillation import EncoderDistiller, StudentDecoderTrainer
 from engines.training.trainer import TrainConfig
 
 from conftest import ROOT
@@ -61,7 +61,7 @@ def test_encoder_distillation_lowers_the_feature_loss_and_resumes_exactly(folder
 def test_lite_decoder_learns_from_the_teachers_losses(folders, vgg16_encoder):
     torch.manual_seed(0)
     student = Encoder(LITE).eval()
-    tr = LiteDecoderTrainer(config(folders, lr=1e-3, identity_weight=10.0), student, encoder=vgg16_encoder)
+    tr = StudentDecoderTrainer(config(folders, lr=1e-3, identity_weight=10.0), student, encoder=vgg16_encoder)
     assert isinstance(tr.decoder, Decoder) and tr.decoder.layout is LITE
     g = torch.Generator().manual_seed(5)
     content, style = tr.content.batch(2, g), tr.style.batch(2, g)
@@ -72,7 +72,7 @@ def test_lite_decoder_learns_from_the_teachers_losses(folders, vgg16_encoder):
         fixed_step(tr, content, style)
     assert float(tr.losses(content, style)["loss"].detach()) < before
     # --warmup: the first iterations train reconstruction alone, then the teacher's losses join
-    tr = LiteDecoderTrainer(config(folders, identity_weight=10.0, warmup=2), student, encoder=vgg16_encoder)
+    tr = StudentDecoderTrainer(config(folders, identity_weight=10.0, warmup=2), student, encoder=vgg16_encoder)
     first, second, third = tr.step(), tr.step(), tr.step()
     assert first["content"] == first["style"] == second["style"] == 0.0 and first["identity"] > 0
     assert third["content"] > 0 and third["style"] > 0
@@ -116,13 +116,18 @@ def test_distill_init_starts_either_stage_from_given_lite_weights(folders, tmp_p
         assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)  # lr 0: unchanged
 
 
-def test_auto_picks_lite_on_cpu_and_full_on_cuda():
+def test_auto_picks_lite_or_micro_by_cpu_class_and_full_on_cuda(monkeypatch):
+    from engines.backends import machine
     from engines.options import model_choice
     from engines.zoo.files import WeightsError
 
     ns = lambda **kw: argparse.Namespace(**({"model": "auto", "model_weights": "default", "vgg": None,  # noqa: E731
                                              "decoder": None} | kw))
-    assert model_choice(ns(), "cpu")[0] == "lite"
+    monkeypatch.setattr(machine, "cpu_has_bf16", lambda: False)  # most laptops: AVX2, no native bf16
+    assert model_choice(ns(), "cpu") == ("micro", "no CUDA GPU, CPU without native bf16: micro model")
+    assert model_choice(ns(model="lite"), "cpu")[0] == "lite"
+    monkeypatch.setattr(machine, "cpu_has_bf16", lambda: True)
+    assert model_choice(ns(), "cpu") == ("lite", "no CUDA GPU, CPU with native bf16: lite model")
     assert model_choice(ns(offline_model=True), "cpu") == ("full", "offline work: quality first")  # files kept
     assert model_choice(ns(offline_model=True, model="lite"), "cpu")[0] == "lite"
     assert model_choice(ns(), "cuda")[0] == "full"
@@ -134,22 +139,23 @@ def test_auto_picks_lite_on_cpu_and_full_on_cuda():
         model_choice(ns(model="lite", model_weights="original-adain"), "cpu")
 
 
-def test_shipped_lite_model_end_to_end(tmp_path):
-    """`tools/stylize.py --model lite` with the shipped weights: style taken on, the windmill kept."""
+@pytest.mark.parametrize("name, most_style_ratio", [("lite", 0.5), ("micro", 0.6)])
+def test_shipped_cpu_model_end_to_end(tmp_path, name, most_style_ratio):
+    """`tools/stylize.py --model lite|micro` with the shipped weights: style taken on, the windmill kept."""
     from engines.evaluation.quality import measure, structure
     from engines.io.images import resize_short
     from engines.zoo.registry import encoder_by_name, spec
 
     out = tmp_path / "out.png"
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "stylize.py"), "--content", CONTENT, "--style", STYLE,
-                        "--output", str(out), "--size", "256", "--model", "lite"], capture_output=True, text=True,
+                        "--output", str(out), "--size", "256", "--model", name], capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr
     img = cv2.imread(str(out))
     small = resize_short(cv2.imread(CONTENT), 256)
     assert img.shape == small.shape
-    q = measure(encoder_by_name(spec("lite").judge), small, resize_short(cv2.imread(STYLE), 512), img)  # its teacher
-    assert q.style_ratio < 0.5
+    q = measure(encoder_by_name(spec(name).judge), small, resize_short(cv2.imread(STYLE), 512), img)  # its teacher
+    assert q.style_ratio < most_style_ratio
     style_as_output = cv2.resize(cv2.imread(STYLE), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
     assert q.structure > structure(small, style_as_output) + 0.05
 

@@ -1,4 +1,5 @@
-"""Distil the lite CPU model from the full one's encoder, in two resumable stages (engines/training/distillation.py).
+"""Distil a CPU model (lite, micro) from a teacher encoder, in two resumable stages
+(engines/training/distillation.py); the models' cards hold the commands that made the shipped files.
 
 Example:
     python tools/distill.py encoder --content ../shared/data/train/content --style ../shared/data/train/style \\
@@ -17,25 +18,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engines.training.distillation import run  # noqa: E402
 from engines.training.options import add_training_args, training_config  # noqa: E402
 from engines.training.trainer import TrainConfig, guarded  # noqa: E402
-from engines.zoo.files import LITE_ENCODER  # noqa: E402
-from engines.zoo.registry import LOSS_NETWORKS  # noqa: E402
+from engines.zoo.registry import ENCODER_SPECS, LOSS_NETWORKS  # noqa: E402
+
+STUDENTS = tuple(n for n, e in ENCODER_SPECS.items() if not e.loss_network)
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[str, TrainConfig, str]:
-    p = argparse.ArgumentParser(description="Distil the lite CPU model (encoder, then decoder) from a teacher VGG.")
+    p = argparse.ArgumentParser(description="Distil a CPU model (encoder, then decoder) from a teacher encoder.")
     p.add_argument("stage", choices=("encoder", "decoder"),
                    help="encoder first (it regresses the teacher's features from batch content + batch style images), "
                         "then decoder (the teacher's AdaIN losses; --style-weight, --identity-weight and --warmup "
-                        "apply to it); --init starts either stage from a lite encoder or decoder file")
+                        "apply to it); --init starts either stage from an encoder or decoder file of the student")
     add_training_args(p, iters=6000, crop=128, save_every=250, lr_help="default 2e-3 encoder, 1e-4 decoder")
-    p.add_argument("--encoder", default=str(LITE_ENCODER),
-                   help="decoder stage: the distilled lite encoder (default: the shipped one)")
-    p.add_argument("--teacher", choices=LOSS_NETWORKS, default="vgg19",
-                   help="the network distilled from and whose AdaIN losses train the decoder (default vgg19, the "
-                        "full model's encoder; both stages must use the same one)")
+    p.add_argument("--student", choices=STUDENTS, default="lite", help="the model distilled (default lite)")
+    p.add_argument("--encoder", help="decoder stage: the distilled student encoder (default: the shipped one)")
+    p.add_argument("--teacher", choices=tuple(ENCODER_SPECS), default="vgg19",
+                   help="encoder stage: the encoder regressed; decoder stage: the loss network whose AdaIN losses "
+                        f"train the decoder, one of {', '.join(LOSS_NETWORKS)} (default vgg19, the full model's)")
     a = p.parse_args(argv)
-    return a.stage, training_config(a, lr=2e-3 if a.stage == "encoder" else 1e-4, layout="lite",
-                                       encoder=a.teacher), a.encoder
+    if a.teacher == a.student:
+        p.error("--teacher must differ from --student")
+    if a.stage == "decoder" and a.teacher not in LOSS_NETWORKS:
+        p.error(f"the decoder stage's --teacher is a loss network: one of {', '.join(LOSS_NETWORKS)}")
+    encoder = a.encoder or str(ENCODER_SPECS[a.student].file)
+    return a.stage, training_config(a, lr=2e-3 if a.stage == "encoder" else 1e-4, layout=a.student,
+                                       encoder=a.teacher), encoder
 
 
 def main(argv: list[str] | None = None) -> int:

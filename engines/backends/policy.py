@@ -5,7 +5,7 @@ from engines.backends import machine
 from engines.backends.base import PRECISIONS, BackendError
 from engines.backends.registry import BACKENDS, BF16_BACKENDS, REGISTRY, available_backends
 from engines.model.network import AdaINModel
-from engines.model.vgg import LITE
+from engines.model.vgg import LITE, MICRO
 
 BF16_MAX_PIXELS = 400_000  # above this ONNX Runtime fp32 measured faster than eager bf16 (without inductor)
 
@@ -14,9 +14,10 @@ def choose_backend(requested: str, device: str, precision: str = "auto",
                    pixels: int | None = None) -> tuple[str, str, str]:
     """(backend, precision, why): the why is printed at start.
 
-    On a CPU, auto follows what BENCHMARKS.md measured: where the CPU has native bf16, the graph compiled by
-    inductor under bf16 autocast if a C++ compiler is there, else eager bf16 for small frames
-    (BF16_MAX_PIXELS); ONNX Runtime fp32 for large frames and on CPUs without bf16.
+    On a CPU, auto follows what BENCHMARKS.md measured: the graph compiled by inductor where a C++ compiler is
+    there, under bf16 autocast on CPUs with native bf16 and in fp32 on the others (1.2-1.5x ONNX Runtime fp32 on
+    both classes); without a compiler eager bf16 for small frames (BF16_MAX_PIXELS) on CPUs with native bf16,
+    else ONNX Runtime fp32.
     """
     have = available_backends(device)
     if precision not in ("auto",) + PRECISIONS:
@@ -44,6 +45,8 @@ def choose_backend(requested: str, device: str, precision: str = "auto",
     bf16 = precision == "bf16" or (precision == "auto" and native)
     if bf16 and "inductor" in have:
         return "inductor", "bf16", "CPU with native bf16 and a C++ compiler: inductor + bf16 measured fastest"
+    if precision in ("auto", "fp32") and "inductor" in have:
+        return "inductor", "fp32", "CPU without native bf16, with a C++ compiler: inductor fp32 measured fastest"
     small = pixels is None or pixels <= BF16_MAX_PIXELS
     if precision == "bf16" or (precision == "auto" and native and small):
         return "eager", "bf16", "CPU with native bf16: eager + bf16 autocast measured fastest at this size"
@@ -66,7 +69,7 @@ def check_memory(model: AdaINModel, backend: str, height: int, width: int, batch
         raise BackendError(f"a {width}x{height} {what}{f' batch of {batch}' if batch > 1 else ''} needs about "
                            f"{need / 2**30:.1f} GB on the {backend} backend and {free / 2**30:.1f} GB are free: "
                            f"use a smaller size ({smaller})"
-                           + ("" if model.encoder.layout == LITE else ", the lite model")
+                           + ("" if model.encoder.layout in (LITE, MICRO) else ", the lite model")
                            + ("" if backend == "eager" else ", or --backend eager (a quarter to a half of that)"))
 
 

@@ -1,11 +1,11 @@
-"""Distilling the lite CPU model from a teacher VGG (the full model's encoder), in two resumable stages.
+"""Distilling a CPU model (lite, or micro) from a teacher encoder, in two resumable stages.
 
-1. ``encoder``: the quarter-width encoder learns to reproduce the teacher's
+1. ``encoder``: the student encoder (lite from the full model's VGG19, micro from lite) learns to reproduce the teacher's
    relu1_1..relu4_1 through small learned 1x1 projections (FitNets-style feature
    regression, as collaborative distillation does for style transfer, Wang et
    al. CVPR 2020), on photos and paintings alike.
-2. ``decoder``: the lite decoder inverts the lite encoder's AdaIN target while
-   the losses are the teacher's: content at relu4_1 against the teacher's
+2. ``decoder``: the student's decoder inverts the student encoder's AdaIN target while
+   the losses are a loss network's (VGG19): content at relu4_1 against the teacher's
    AdaIN target, style statistics at relu1_1..relu4_1 (engines/training/trainer.py's recipe).
 
 Same data folders, checkpoints, CSV log and exact resume as engines/training/trainer.py.
@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engines.model.adain import adain, mean_std
-from engines.model.vgg import LITE, Decoder, Encoder
+from engines.model.vgg import LAYOUTS, Encoder
 from engines.training.trainer import TrainConfig, Trainer, fit
-from engines.zoo.files import lite_encoder, save_net
+from engines.zoo.files import load_encoder, save_net
 
 TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
@@ -46,7 +46,7 @@ class EncoderDistiller(Trainer):
     STATE_KEY = "student"
 
     def build(self) -> nn.Module:
-        student = Encoder(LITE)
+        student = Encoder(LAYOUTS[self.cfg.layout])
         for m in student.modules():  # He init: PyTorch's default shrinks the signal ~5x per layer
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
@@ -58,9 +58,9 @@ class EncoderDistiller(Trainer):
         return self.net["encoder"]
 
     def init_student(self, path: Path) -> None:
-        """--init in this stage starts the student from a lite encoder file (the shipped one, say, to move it
-        to a new teacher); the projections start afresh."""
-        self.student.load_state_dict(lite_encoder(path).state_dict())
+        """--init in this stage starts the student from an encoder file of its layout (the shipped one, say, to
+        move it to a new teacher); the projections start afresh."""
+        self.student.load_state_dict(load_encoder(self.student.layout, path).state_dict())
 
     def losses(self, content: Tensor, style: Tensor) -> dict[str, Tensor]:
         """Photos and paintings both: the encoder must describe styles as well as content."""
@@ -75,16 +75,14 @@ class EncoderDistiller(Trainer):
         return {"loss": torch.stack(parts).sum()} | dict(zip(TAPS, parts))
 
 
-class LiteDecoderTrainer(Trainer):
-    """Stage 2: the lite decoder, driven by the teacher's AdaIN losses, decoding the student's features."""
+class StudentDecoderTrainer(Trainer):
+    """Stage 2: the student's decoder (cfg.layout), driven by the loss network's AdaIN losses, decoding the
+    student encoder's features."""
 
     def __init__(self, cfg: TrainConfig, student: Encoder, encoder: Encoder | None = None) -> None:
         self.student = student.eval().requires_grad_(False)
         super().__init__(cfg, encoder)
         self.student.to(self.device)
-
-    def build(self) -> nn.Module:
-        return Decoder(LITE)
 
     def own_features(self, content: Tensor) -> Tensor:
         return self.student(content)
@@ -95,15 +93,14 @@ class LiteDecoderTrainer(Trainer):
         return adain(own, *mean_std(self.student(style))), own
 
 
-
 def make_trainer(stage: str, cfg: TrainConfig, encoder_path: str) -> Trainer:
     if stage == "encoder":
         return EncoderDistiller(cfg)
-    return LiteDecoderTrainer(cfg, lite_encoder(Path(encoder_path)))
+    return StudentDecoderTrainer(cfg, load_encoder(LAYOUTS[cfg.layout], Path(encoder_path)))
 
 
 def run(stage: str, cfg: TrainConfig, encoder_path: str) -> Trainer:
-    """One stage, resumed from its folder's checkpoint; the student (encoder stage) or the lite decoder exported."""
+    """One stage, resumed from its folder's checkpoint; the student encoder or its decoder exported."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = make_trainer(stage, cfg, encoder_path)

@@ -13,13 +13,15 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from engines.model.vgg import LITE, Decoder, Encoder, VGGLayout
+from engines.model.vgg import LITE, MICRO, Decoder, Encoder, VGGLayout
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_DECODER = WEIGHTS_DIR / "decoder_vgg19.safetensors"  # the full model's (ImageNet VGG19)
 HED_DECODER = WEIGHTS_DIR / "decoder_vgg16.safetensors"  # --model hed's (VGG16 from HED)
 LITE_ENCODER = WEIGHTS_DIR / "lite_encoder.safetensors"
 LITE_DECODER = WEIGHTS_DIR / "lite_decoder.safetensors"
+MICRO_ENCODER = WEIGHTS_DIR / "micro_encoder.safetensors"
+MICRO_DECODER = WEIGHTS_DIR / "micro_decoder.safetensors"
 
 
 class WeightsError(RuntimeError):
@@ -83,6 +85,11 @@ def load_encoder(layout: VGGLayout, path: Path) -> Encoder:
 def lite_encoder(path: Path = LITE_ENCODER) -> Encoder:
     """The quarter-width encoder distilled from the full model's (tools/distill.py)."""
     return load_encoder(LITE, path)
+
+
+def micro_encoder(path: Path = MICRO_ENCODER) -> Encoder:
+    """The separable laptop encoder distilled from the lite one (tools/distill.py --student micro)."""
+    return load_encoder(MICRO, path)
 
 
 def weights_fingerprint(model: nn.Module) -> str:

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engines.model.vgg import LITE, VGG16, VGG19, Decoder, Encoder, VGGLayout
+from engines.model.vgg import LITE, MICRO, VGG16, VGG19, Decoder, Encoder, VGGLayout
 from engines.zoo.files import (
-    DEFAULT_DECODER, HED_DECODER, LITE_DECODER, WEIGHTS_DIR, WeightsError, lite_encoder, load_decoder, load_encoder,
+    DEFAULT_DECODER, HED_DECODER, LITE_DECODER, LITE_ENCODER, MICRO_DECODER, MICRO_ENCODER, WEIGHTS_DIR, WeightsError,
+    lite_encoder, load_decoder, load_encoder, micro_encoder,
 )
 from engines.zoo.hed_vgg16 import vgg16_encoder
 from engines.zoo.imagenet_vgg19 import imagenet_vgg19_encoder
@@ -27,13 +28,15 @@ class EncoderSpec:
     name: str
     layout: VGGLayout
     load: Callable[[], Encoder]
-    loss_network: bool  # decoders are trained against it and results judged by it (the lite one only runs)
+    loss_network: bool  # decoders are trained against it and results judged by it (the students only run)
+    file: Path | None = None  # a distilled student's shipped weights (what tools/distill.py writes)
 
 
 ENCODER_SPECS: dict[str, EncoderSpec] = {e.name: e for e in (
     EncoderSpec("vgg16-hed", VGG16, vgg16_encoder, loss_network=True),
     EncoderSpec("vgg19", VGG19, imagenet_vgg19_encoder, loss_network=True),
-    EncoderSpec("lite", LITE, lite_encoder, loss_network=False),
+    EncoderSpec("lite", LITE, lite_encoder, loss_network=False, file=LITE_ENCODER),
+    EncoderSpec("micro", MICRO, micro_encoder, loss_network=False, file=MICRO_ENCODER),
 )}
 ENCODERS: dict[str, Callable[[], Encoder]] = {n: e.load for n, e in ENCODER_SPECS.items()}
 ENCODER_LAYOUTS: dict[str, VGGLayout] = {n: e.layout for n, e in ENCODER_SPECS.items()}
@@ -55,7 +58,7 @@ class ModelSpec:
     decoder: Path | None      # the shipped decoder; None: the user's --decoder file
     card: Path | None         # the model card beside the weights
     judge: str = "vgg16-hed"  # the loss network its quality is measured with (what it was trained against)
-    live_on_cpu: bool = False  # auto's choice without a CUDA GPU (one only)
+    live_on_cpu: str | None = None  # auto's live choice without a CUDA GPU on CPUs of this class: CPU_CLASSES
     files_only: bool = False  # only with the user's own files (--model-weights)
 
 
@@ -63,7 +66,9 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in (
     ModelSpec("full", "ImageNet VGG19 encoder + decoder (the paper's network)", VGG19, "vgg19", DEFAULT_DECODER,
               WEIGHTS_DIR / "decoder_vgg19.md", judge="vgg19"),
     ModelSpec("lite", "the quarter-width model distilled from the full one's VGG19, real time on CPUs", LITE, "lite",
-              LITE_DECODER, WEIGHTS_DIR / "lite.md", judge="vgg19", live_on_cpu=True),
+              LITE_DECODER, WEIGHTS_DIR / "lite.md", judge="vgg19", live_on_cpu="bf16"),
+    ModelSpec("micro", "separable convs at a ninth of lite's FLOPs, for laptop CPUs without AVX-512", MICRO,
+              "micro", MICRO_DECODER, WEIGHTS_DIR / "micro.md", judge="vgg19", live_on_cpu="fp32"),
     ModelSpec("hed", "VGG16 (from the HED edge detector) encoder + decoder, superseded by full", VGG16,
               "vgg16-hed", HED_DECODER, WEIGHTS_DIR / "decoder_vgg16.md"),
     ModelSpec("original-adain", "the original AdaIN release's vgg_normalised.pth and decoder.pth", VGG19, None,
@@ -85,8 +90,14 @@ def cli_models() -> tuple[str, ...]:
     return ("auto", *(m.name for m in MODELS.values() if not m.files_only))
 
 
-def cpu_default() -> str:
-    return next(m.name for m in MODELS.values() if m.live_on_cpu)
+# The two classes of CPU that BENCHMARKS.md measures apart: with native bf16 (AVX512-BF16 or AMX; servers) the
+# lite model runs in real time, without it (AVX2: most laptops) only the micro one does.
+CPU_CLASSES = {"bf16": "CPUs with native bf16", "fp32": "CPUs without native bf16"}
+
+
+def cpu_default(native_bf16: bool) -> str:
+    """auto's live model without a CUDA GPU, for this CPU's class (engines.backends.machine.cpu_has_bf16)."""
+    return next(m.name for m in MODELS.values() if m.live_on_cpu == ("bf16" if native_bf16 else "fp32"))
 
 
 def resolve(name: str = "full", vgg: str | Path | None = None,
