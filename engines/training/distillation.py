@@ -1,11 +1,11 @@
 """Distilling a CPU model (lite, or micro) from a teacher encoder, in two resumable stages.
 
-1. ``encoder``: the student encoder (lite from the full model's VGG19, micro from lite) learns to reproduce the teacher's
-   relu1_1..relu4_1 through small learned 1x1 projections (FitNets-style feature
+1. ``encoder``: the student encoder (lite from the full model's VGG19, micro from lite)
+   learns to reproduce the teacher's relu1_1..relu4_1 through small learned 1x1 projections (FitNets-style feature
    regression, as collaborative distillation does for style transfer, Wang et
    al. CVPR 2020), on photos and paintings alike.
 2. ``decoder``: the student's decoder inverts the student encoder's AdaIN target while
-   the losses are a loss network's (VGG19): content at relu4_1 against the teacher's
+   the losses are a loss network's (VGG19): content at relu4_1 against that network's
    AdaIN target, style statistics at relu1_1..relu4_1 (engines/training/trainer.py's recipe).
 
 Same data folders, checkpoints, CSV log and exact resume as engines/training/trainer.py.
