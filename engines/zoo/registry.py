@@ -58,7 +58,7 @@ class ModelSpec:
     decoder: Path | None      # the shipped decoder; None: the user's --decoder file
     card: Path | None         # the model card beside the weights
     judge: str = "vgg16-hed"  # the loss network its quality is measured with (what it was trained against)
-    live_on_cpu: str | None = None  # auto's live choice without a CUDA GPU on CPUs of this class: CPU_CLASSES
+    live_on_cpu: str | None = None  # auto's live choice without a CUDA GPU: "bf16" (native bf16) or "fp32" (others)
     files_only: bool = False  # only with the user's own files (--model-weights)
 
 
@@ -67,7 +67,7 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in (
               WEIGHTS_DIR / "decoder_vgg19.md", judge="vgg19"),
     ModelSpec("lite", "the quarter-width model distilled from the full one's VGG19, real time on CPUs", LITE, "lite",
               LITE_DECODER, WEIGHTS_DIR / "lite.md", judge="vgg19", live_on_cpu="bf16"),
-    ModelSpec("micro", "separable convs at a ninth of lite's FLOPs, for laptop CPUs without AVX-512", MICRO,
+    ModelSpec("micro", "separable convs at a ninth of lite's FLOPs, for laptop CPUs without native bf16", MICRO,
               "micro", MICRO_DECODER, WEIGHTS_DIR / "micro.md", judge="vgg19", live_on_cpu="fp32"),
     ModelSpec("hed", "VGG16 (from the HED edge detector) encoder + decoder, superseded by full", VGG16,
               "vgg16-hed", HED_DECODER, WEIGHTS_DIR / "decoder_vgg16.md"),
@@ -90,13 +90,10 @@ def cli_models() -> tuple[str, ...]:
     return ("auto", *(m.name for m in MODELS.values() if not m.files_only))
 
 
-# The two classes of CPU that BENCHMARKS.md measures apart: with native bf16 (AVX512-BF16 or AMX; servers) the
-# lite model runs in real time, without it (AVX2: most laptops) only the micro one does.
-CPU_CLASSES = {"bf16": "CPUs with native bf16", "fp32": "CPUs without native bf16"}
-
-
 def cpu_default(native_bf16: bool) -> str:
-    """auto's live model without a CUDA GPU, for this CPU's class (engines.backends.machine.cpu_has_bf16)."""
+    """auto's live model without a CUDA GPU, for this CPU's class (engines.backends.machine.cpu_has_bf16): the two
+    classes BENCHMARKS.md measures apart, servers with native bf16 (AVX512-BF16 or AMX), where lite runs in real
+    time, and the rest (AVX2: most laptops), where only micro does."""
     return next(m.name for m in MODELS.values() if m.live_on_cpu == ("bf16" if native_bf16 else "fp32"))
 
 
