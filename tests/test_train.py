@@ -155,3 +155,43 @@ def test_cli_init_starts_from_given_decoder_weights(folders, tmp_path):
     cmd = train_cli(folders, tmp_path / "out2", export) + ["--iters", "1", "--init", str(bad)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_the_moving_average_follows_the_weights_resumes_and_is_exported_beside_them(folders, vgg16_encoder,
+                                                                                     tmp_path):
+    from engines.training.trainer import average_path, export_decoder
+    from engines.zoo.files import load_decoder
+
+    a = Trainer(config(folders, ema=0.9, lr=1e-3), encoder=vgg16_encoder)
+    start = [p.detach().clone() for p in a.decoder.parameters()]
+    a.step()
+    # step 1 averages with decay min(0.9, 2/11): the average lies between the start and the new weights
+    for s, p, e in zip(start, a.decoder.parameters(), a.ema.parameters()):
+        torch.testing.assert_close(e, s.lerp(p.detach(), 1 - 2 / 11))
+    a.step()
+    a.save(tmp_path / "ckpt.pt")
+    a.step()
+    b = Trainer(config(folders, ema=0.9, lr=1e-3, seed=7), encoder=vgg16_encoder)
+    b.load(tmp_path / "ckpt.pt")
+    b.step()
+    for p, q in zip(a.ema.parameters(), b.ema.parameters()):  # the average resumes exactly, like the rest
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
+    assert not all(torch.equal(p, q) for p, q in zip(a.ema.parameters(), a.decoder.parameters()))
+
+    path = tmp_path / "dec.safetensors"
+    export_decoder(a, path)
+    assert average_path(path).name == "dec.ema.safetensors"
+    averaged = load_decoder(a.decoder.layout, average_path(path))
+    for p, q in zip(averaged.parameters(), a.ema.parameters()):
+        torch.testing.assert_close(p, q.half().float())
+
+    plain = Trainer(config(folders), encoder=vgg16_encoder)
+    assert plain.ema is None
+    export_decoder(plain, tmp_path / "plain.safetensors")
+    assert not average_path(tmp_path / "plain.safetensors").exists()  # off by default: one file, as before
+
+
+def test_an_average_decay_of_one_or_more_is_refused_in_one_line(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), "--content", str(tmp_path), "--style",
+                        str(tmp_path), "--out", str(tmp_path / "o"), "--ema", "1"], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "below 1" in r.stderr

@@ -20,8 +20,8 @@ from torch import Tensor, nn
 
 from engines.model.adain import adain, mean_std
 from engines.model.vgg import LAYOUTS, Encoder
-from engines.training.trainer import TrainConfig, Trainer, fit
-from engines.zoo.files import load_encoder, save_net
+from engines.training.trainer import TrainConfig, Trainer, export, fit
+from engines.zoo.files import load_encoder
 
 TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
@@ -57,10 +57,14 @@ class EncoderDistiller(Trainer):
     def student(self) -> Encoder:
         return self.net["encoder"]
 
+    def shipped(self, net: nn.Module) -> nn.Module:
+        return net["encoder"]  # the projections are never shipped
+
     def init_student(self, path: Path) -> None:
         """--init in this stage starts the student from an encoder file of its layout (the shipped one, say, to
         move it to a new teacher); the projections start afresh."""
         self.student.load_state_dict(load_encoder(self.student.layout, path).state_dict())
+        self.restart_average()
 
     def losses(self, content: Tensor, style: Tensor) -> dict[str, Tensor]:
         """Photos and paintings both: the encoder must describe styles as well as content."""
@@ -104,13 +108,8 @@ def run(stage: str, cfg: TrainConfig, encoder_path: str) -> Trainer:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer = make_trainer(stage, cfg, encoder_path)
-    meta = {"stage": stage, "crop": str(cfg.crop), "batch": str(cfg.batch)}
-    module = trainer.student if stage == "encoder" else trainer.decoder
-
-    def export() -> None:
-        save_net(module, Path(cfg.export), meta | {"iterations": str(trainer.iter)})
-
     init = trainer.init_student if stage == "encoder" else trainer.init_decoder
     start = (lambda: init(Path(cfg.init))) if cfg.init else None
-    fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every, export if cfg.export else None, start, cfg.minutes)
+    write = (lambda: export(trainer, Path(cfg.export), {"stage": stage})) if cfg.export else None
+    fit(trainer, Path(cfg.out_dir), cfg.iters, cfg.save_every, write, start, cfg.minutes)
     return trainer

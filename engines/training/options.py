@@ -8,6 +8,14 @@ from engines.options import count, device, non_negative, pixels, positive
 from engines.training.trainer import TrainConfig
 
 
+def decay(text: str) -> float:
+    """A moving average's decay: 0 (off) up to, not including, 1."""
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: a decay is at least 0 and below 1 (0.999, say)")
+    return value
+
+
 def add_training_args(p: argparse.ArgumentParser, iters: int, crop: int, save_every: int, lr_help: str) -> None:
     p.add_argument("--content", required=True, help="folder of content photos")
     p.add_argument("--style", required=True, help="folder of style images")
@@ -35,6 +43,9 @@ def add_training_args(p: argparse.ArgumentParser, iters: int, crop: int, save_ev
     p.add_argument("--minutes", type=positive, help="stop after this many minutes of training, checkpointed and "
                                                      "exported (a GPU lent for minutes); the same command resumes")
     p.add_argument("--export", help="also write the trained network as fp16 safetensors here at each checkpoint")
+    p.add_argument("--ema", type=decay, default=0.0,
+                   help="also keep an exponential moving average of the weights with this decay (0.999, say: about "
+                        "the last 1,000 steps) and export it beside --export as NAME.ema.safetensors; 0 (default) off")
     p.add_argument("--init", help="start from these decoder weights when --out holds no checkpoint (e.g. a "
                                   "shipped decoder, to fine-tune it)")
 
@@ -46,5 +57,5 @@ def training_config(a: argparse.Namespace, lr: float, **fields: object) -> Train
         load_size=a.load_size, lr=a.lr if a.lr is not None else lr, lr_decay=a.lr_decay,
         style_weight=a.style_weight, identity_weight=a.identity_weight, warmup=a.warmup, save_every=a.save_every,
         seed=a.seed, device=a.device, threads=a.threads, export=a.export, precision=a.precision, init=a.init,
-        minutes=a.minutes or 0.0, **fields,
+        minutes=a.minutes or 0.0, ema=a.ema, **fields,
     )

@@ -8,6 +8,7 @@ Checkpoints resume exactly (model, optimizer, sampling generator, iteration);
 """
 from __future__ import annotations
 
+import copy
 import csv
 import pickle
 import sys
@@ -56,6 +57,7 @@ class TrainConfig:
     export: str | None = None
     init: str | None = None  # decoder weights to start from when there is no checkpoint yet
     minutes: float = 0.0  # stop (checkpointed, exported) after this much training time; 0: at `iters` only
+    ema: float = 0.0  # decay of an exponential moving average of the weights, exported beside them; 0: none
     extra: dict = field(default_factory=dict)
 
 
@@ -72,6 +74,9 @@ class Trainer:
         self.encoder.requires_grad_(False)
         torch.manual_seed(cfg.seed)
         self.net = self.build().to(self.device)
+        # Polyak averaging: the average of the last ~1/(1-decay) steps' weights is a less noisy decoder than
+        # the last step's, at no training cost
+        self.ema = copy.deepcopy(self.net).requires_grad_(False) if cfg.ema > 0 else None
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.content = ImagePool(cfg.content_dir, cfg.load_size, cfg.crop, "content")
@@ -89,6 +94,25 @@ class Trainer:
     @property
     def decoder(self) -> nn.Module:
         return self.net
+
+    def shipped(self, net: nn.Module) -> nn.Module:
+        """The part of `net` (the trained module or its average) that an export writes."""
+        return net
+
+    def update_average(self) -> None:
+        # the decay ramps up from 0.1 (TensorFlow's num_updates rule) so that a short or fresh run's average is
+        # not dominated by where it started
+        d = min(self.cfg.ema, (1 + self.iter) / (10 + self.iter))
+        with torch.no_grad():
+            for a, p in zip(self.ema.state_dict().values(), self.net.state_dict().values()):
+                if a.is_floating_point():
+                    a.lerp_(p, 1.0 - d)
+                else:
+                    a.copy_(p)
+
+    def restart_average(self) -> None:
+        if self.ema is not None:
+            self.ema.load_state_dict(self.net.state_dict())
 
     def measure_scales(self) -> list[float]:
         """Each style layer's mean activation on the first images, so every layer counts alike."""
@@ -165,6 +189,8 @@ class Trainer:
         self.scaler.step(self.opt)
         self.scaler.update()
         self.iter += 1
+        if self.ema is not None:
+            self.update_average()
         return {k: float(v.detach()) for k, v in parts.items()} | {"lr": self.opt.param_groups[0]["lr"]}
 
     def state(self) -> dict:
@@ -176,7 +202,7 @@ class Trainer:
             "gen": self.gen.get_state(),
             "scales": torch.tensor(self.scales),
             "config": {k: v for k, v in asdict(self.cfg).items() if isinstance(v, (int, float, str))},
-        }
+        } | ({"ema": self.ema.state_dict()} if self.ema is not None else {})
 
     def load_state(self, state: dict) -> None:
         self.iter = int(state["iter"])
@@ -185,6 +211,8 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.gen.set_state(state["gen"])
         self.scales = [float(x) for x in state["scales"]]
+        if self.ema is not None:  # a run that turns --ema on midway starts its average at the resumed weights
+            self.ema.load_state_dict(state.get("ema", state[self.STATE_KEY]))
 
     def save(self, path: Path) -> None:
         write_atomically(path, lambda tmp: torch.save(self.state(), tmp))  # a crash mid-save keeps the last one
@@ -204,6 +232,7 @@ class Trainer:
         """Start from shipped decoder weights (fine-tuning, or moving a CPU run to a GPU without its
         optimiser state); the iteration count and the learning-rate schedule start at 0."""
         self.decoder.load_state_dict(load_decoder(LAYOUTS[self.cfg.layout], path).state_dict())
+        self.restart_average()
 
 
 def run(cfg: TrainConfig) -> Trainer:
@@ -259,13 +288,24 @@ def fit(trainer, out: Path, iters: int, save_every: int, export_fn=None, start_f
         bar.close()
 
 
+def average_path(path: Path) -> Path:
+    """Where the weights' moving average is exported beside `path`: NAME.ema.safetensors."""
+    return path.with_name(f"{path.stem}.ema{path.suffix}")
+
+
+def export(trainer: Trainer, path: Path, meta: dict[str, str]) -> None:
+    """The trained network as fp16 safetensors (and its moving average beside it, with --ema)."""
+    meta = meta | {"iterations": str(trainer.iter), "crop": str(trainer.cfg.crop), "batch": str(trainer.cfg.batch)}
+    save_net(trainer.shipped(trainer.net), path, meta)
+    if trainer.ema is not None:
+        save_net(trainer.shipped(trainer.ema), average_path(path), meta | {"ema": str(trainer.cfg.ema)})
+
+
 def export_decoder(trainer: Trainer, path: Path) -> None:
-    """The decoder as fp16 safetensors, with what it was trained on in its metadata."""
-    meta = {"iterations": str(trainer.iter), "layout": trainer.cfg.layout, "encoder": trainer.cfg.encoder,
-            "crop": str(trainer.cfg.crop),
-            "batch": str(trainer.cfg.batch), "style_weight": str(trainer.cfg.style_weight),
-            "identity_weight": str(trainer.cfg.identity_weight)}
-    save_net(trainer.decoder, path, meta)
+    """The decoder, with what it was trained on in its metadata."""
+    export(trainer, path, {"layout": trainer.cfg.layout, "encoder": trainer.cfg.encoder,
+                           "style_weight": str(trainer.cfg.style_weight),
+                           "identity_weight": str(trainer.cfg.identity_weight)})
 
 
 def guarded(work: Callable[[], object]) -> int:
