@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{name}] structure of the inversion over {len(s)} photos: mean {np.mean(s):.3f}, "
               f"range {min(s):.3f}-{max(s):.3f}")
     if a.sheet:
-        write_bgr(a.sheet, contact_sheet(rows, height=160))
+        write_bgr(a.sheet, contact_sheet(rows, height=160, labels=["photo", *encoders]))
     return 0
 
 

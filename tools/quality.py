@@ -107,7 +107,7 @@ def compare(a: argparse.Namespace, judges: dict) -> int:
         for line, r in zip(sheet, rows):
             line.append(r[2])  # content | style | one column per model
     if a.sheet:
-        write_bgr(a.sheet, contact_sheet(sheet, height=200))
+        write_bgr(a.sheet, contact_sheet(sheet, height=200, labels=["content", "style", *results]))
     print("\n".join(report(results, pairs, a.alpha, a.judges)))
     return 2 if skipped else 0
 

@@ -115,7 +115,7 @@ def run(a: argparse.Namespace) -> tuple[list[Path], list[Path]]:
         written.append(o_path)
         rows.append([content, styles[0], result])
     if a.contact_sheet and rows:
-        write_bgr(a.contact_sheet, contact_sheet(rows))
+        write_bgr(a.contact_sheet, contact_sheet(rows, labels=["content", "style", "result"]))
     return written, skipped
 
 
