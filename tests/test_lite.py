@@ -79,7 +79,7 @@ def test_lite_decoder_learns_from_the_teachers_losses(folders, vgg16_encoder):
 
 
 def test_distill_cli_runs_both_stages_and_exports_loadable_weights(folders):
-    from engines.zoo.files import lite_encoder, load_decoder
+    from engines.zoo.files import load_decoder, load_encoder
 
     common = ["--content", str(folders / "content"), "--style", str(folders / "style"), "--batch", "2",
               "--crop", "32", "--load-size", "48", "--save-every", "2", "--device", "cpu", "--iters", "2"]
@@ -91,7 +91,7 @@ def test_distill_cli_runs_both_stages_and_exports_loadable_weights(folders):
     r = subprocess.run(tool + ["decoder", "--out", str(folders / "d"), "--encoder", str(enc_file),
                                "--export", str(dec_file)] + common, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    model = AdaINModel(lite_encoder(enc_file), load_decoder(LITE, dec_file))
+    model = AdaINModel(load_encoder(LITE, enc_file), load_decoder(LITE, dec_file))
     assert model(torch.rand(1, 3, 40, 48), torch.zeros(128), torch.ones(128)).shape == (1, 3, 40, 48)
     assert (folders / "d" / "loss.csv").read_text().splitlines()[0].startswith("iter,loss,content,style,identity")
     # a missing encoder file is one line and exit 2

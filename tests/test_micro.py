@@ -43,7 +43,7 @@ def common_args(folders, iters="2"):
 
 
 def test_distill_micro_from_lite_then_its_decoder_from_the_loss_network(folders):
-    from engines.zoo.files import load_decoder, micro_encoder
+    from engines.zoo.files import load_decoder, load_encoder
 
     enc_file, dec_file = folders / "enc.safetensors", folders / "dec.safetensors"
     r = subprocess.run(TOOL + ["encoder", "--teacher", "lite", "--out", str(folders / "e"), "--export", str(enc_file)]
@@ -55,7 +55,7 @@ def test_distill_micro_from_lite_then_its_decoder_from_the_loss_network(folders)
                                "--export", str(dec_file)] + common_args(folders), capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr
-    model = AdaINModel(micro_encoder(enc_file), load_decoder(MICRO, dec_file))
+    model = AdaINModel(load_encoder(MICRO, enc_file), load_decoder(MICRO, dec_file))
     assert model(torch.rand(1, 3, 40, 48), torch.zeros(128), torch.ones(128)).shape == (1, 3, 40, 48)
     # a lite file is not a micro one: one line, exit 2
     r = subprocess.run(TOOL + ["decoder", "--out", str(folders / "x"), "--encoder",

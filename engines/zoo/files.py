@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from engines.model.vgg import LITE, MICRO, Decoder, Encoder, VGGLayout
+from engines.model.vgg import Decoder, Encoder, VGGLayout
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_DECODER = WEIGHTS_DIR / "decoder_vgg19.safetensors"  # the full model's (ImageNet VGG19)
@@ -80,16 +80,6 @@ def load_encoder(layout: VGGLayout, path: Path) -> Encoder:
     enc = Encoder(layout)
     load_into(enc.net, _load_tensors(path, "encoder weights"), path, f"{layout.name.replace('vgg', 'VGG')} encoder")
     return enc.eval().requires_grad_(False)
-
-
-def lite_encoder(path: Path = LITE_ENCODER) -> Encoder:
-    """The quarter-width encoder distilled from the full model's (tools/distill.py)."""
-    return load_encoder(LITE, path)
-
-
-def micro_encoder(path: Path = MICRO_ENCODER) -> Encoder:
-    """The separable laptop encoder distilled from the lite one (tools/distill.py --student micro)."""
-    return load_encoder(MICRO, path)
 
 
 def weights_fingerprint(model: nn.Module) -> str:

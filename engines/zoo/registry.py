@@ -4,7 +4,8 @@ they are built on.
 A model is an encoder (fixed, an `EncoderSpec` below, or a file the user gives) and a decoder of the same
 layout. The command lines' ``--model`` choices, the names the tools print, which model ``auto`` picks, and
 which loss network judges a model all come from here: adding a model is one `ModelSpec` plus its weight
-files and card; adding an encoder, one `EncoderSpec` and its loader.
+files and card; adding an encoder, one `EncoderSpec` and its loader (a distilled
+student's is `student(name, layout, file)`).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from engines.model.vgg import LITE, MICRO, VGG16, VGG19, Decoder, Encoder, VGGLayout
 from engines.zoo.files import (
     DEFAULT_DECODER, HED_DECODER, LITE_DECODER, LITE_ENCODER, MICRO_DECODER, MICRO_ENCODER, WEIGHTS_DIR, WeightsError,
-    lite_encoder, load_decoder, load_encoder, micro_encoder,
+    load_decoder, load_encoder,
 )
 from engines.zoo.hed_vgg16 import vgg16_encoder
 from engines.zoo.imagenet_vgg19 import imagenet_vgg19_encoder
@@ -32,11 +33,16 @@ class EncoderSpec:
     file: Path | None = None  # a distilled student's shipped weights (what tools/distill.py writes)
 
 
+def student(name: str, layout: VGGLayout, file: Path) -> EncoderSpec:
+    """A distilled encoder: its shipped file (what tools/distill.py writes) loaded in its layout, no loader of its own."""
+    return EncoderSpec(name, layout, lambda: load_encoder(layout, file), loss_network=False, file=file)
+
+
 ENCODER_SPECS: dict[str, EncoderSpec] = {e.name: e for e in (
     EncoderSpec("vgg16-hed", VGG16, vgg16_encoder, loss_network=True),
     EncoderSpec("vgg19", VGG19, imagenet_vgg19_encoder, loss_network=True),
-    EncoderSpec("lite", LITE, lite_encoder, loss_network=False, file=LITE_ENCODER),
-    EncoderSpec("micro", MICRO, micro_encoder, loss_network=False, file=MICRO_ENCODER),
+    student("lite", LITE, LITE_ENCODER),  # quarter width, distilled from the full model's VGG19
+    student("micro", MICRO, MICRO_ENCODER),  # separable, distilled from lite
 )}
 ENCODERS: dict[str, Callable[[], Encoder]] = {n: e.load for n, e in ENCODER_SPECS.items()}
 ENCODER_LAYOUTS: dict[str, VGGLayout] = {n: e.layout for n, e in ENCODER_SPECS.items()}
