@@ -78,6 +78,45 @@ def test_lite_decoder_learns_from_the_teachers_losses(folders, vgg16_encoder):
     assert third["content"] > 0 and third["style"] > 0
 
 
+def test_a_student_decoder_learns_to_reproduce_its_teachers_pictures(folders, vgg16_encoder, tmp_path):
+    from engines.model.adain import adain, mean_std
+    from engines.zoo.files import save_net
+
+    torch.manual_seed(0)
+    teacher = Decoder(VGG16)
+    save_net(teacher, tmp_path / "teacher.safetensors")
+    student = Encoder(LITE).eval()
+    # the mimic term alone, so the test shows what it trains
+    tr = StudentDecoderTrainer(config(folders, lr=1e-3, content_weight=0.0, style_weight=0.0, mimic_weight=1.0,
+                                      mimic=str(tmp_path / "teacher.safetensors")), student, encoder=vgg16_encoder)
+    g = torch.Generator().manual_seed(5)
+    content, style = tr.content.batch(2, g), tr.style.batch(2, g)
+    first = tr.losses(content, style)
+    with torch.no_grad():  # the target: the teacher's decoder on its loss network's AdaIN target
+        want = tr.teacher(adain(vgg16_encoder(content), *mean_std(vgg16_encoder(style))))
+        got = tr.decoder(tr.decoder_inputs(content, style, None, None)[0])
+    first = {k: float(v.detach()) for k, v in first.items()}
+    assert first["mimic"] == pytest.approx(float((got - want).abs().mean()), rel=1e-4)
+    assert first["loss"] == pytest.approx(first["mimic"], rel=1e-6)
+    for _ in range(5):
+        fixed_step(tr, content, style)
+    assert float(tr.losses(content, style)["mimic"].detach()) < first["mimic"]
+    assert tr.step().keys() >= {"mimic", "identity"}  # logged beside the other terms
+    plain = StudentDecoderTrainer(config(folders), student, encoder=vgg16_encoder)
+    assert plain.teacher is None and plain.step()["mimic"] == 0.0  # off by default
+
+
+def test_mimic_takes_a_decoder_of_the_teacher_and_belongs_to_the_decoder_stage(folders, tmp_path):
+    tool = [sys.executable, str(ROOT / "tools" / "distill.py")]
+    common = ["--content", str(folders / "content"), "--style", str(folders / "style"), "--batch", "2",
+              "--crop", "32", "--load-size", "48", "--device", "cpu", "--iters", "1"]
+    lite_file = str(ROOT / "engines" / "weights" / "lite_decoder.safetensors")  # not a VGG19 decoder
+    for stage, why in (("encoder", "--mimic belongs to the decoder stage"), ("decoder", "vgg19 decoder")):
+        r = subprocess.run(tool + [stage, "--out", str(tmp_path / stage), "--mimic", lite_file] + common,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and why in r.stderr, r.stderr
+        assert stage == "encoder" or r.stderr.strip().count("\n") == 0, r.stderr  # a bad file: one line
+
 def test_distill_cli_runs_both_stages_and_exports_loadable_weights(folders):
     from engines.zoo.files import load_decoder, load_encoder
 

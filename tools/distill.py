@@ -35,14 +35,21 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, TrainConfig, str]:
     p.add_argument("--teacher", choices=tuple(ENCODER_SPECS), default="vgg19",
                    help="encoder stage: the encoder regressed; decoder stage: the loss network whose AdaIN losses "
                         f"train the decoder, one of {', '.join(LOSS_NETWORKS)} (default vgg19, the full model's)")
+    p.add_argument("--mimic", metavar="DECODER",
+                   help="decoder stage: also learn to reproduce the pictures of the teacher model, this decoder of "
+                        "the --teacher loss network (the shipped engines/weights/decoder_vgg19.safetensors, say)")
+    p.add_argument("--mimic-weight", type=float, default=100.0,
+                   help="with --mimic: weight of the mean absolute difference from its pictures (default 100)")
     a = p.parse_args(argv)
+    if a.mimic and a.stage != "decoder":
+        p.error("--mimic belongs to the decoder stage")
     if a.teacher == a.student:
         p.error("--teacher must differ from --student")
     if a.stage == "decoder" and a.teacher not in LOSS_NETWORKS:
         p.error(f"the decoder stage's --teacher is a loss network: one of {', '.join(LOSS_NETWORKS)}")
     encoder = a.encoder or str(ENCODER_SPECS[a.student].file)
     return a.stage, training_config(a, lr=2e-3 if a.stage == "encoder" else 1e-4, layout=a.student,
-                                       encoder=a.teacher), encoder
+                                       encoder=a.teacher, mimic=a.mimic, mimic_weight=a.mimic_weight), encoder
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from engines.model.adain import adain, mean_std
 from engines.model.vgg import LAYOUTS, Encoder
 from engines.training.trainer import TrainConfig, Trainer, export, fit
-from engines.zoo.files import load_encoder
+from engines.zoo.files import load_decoder, load_encoder
 
 TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
@@ -81,12 +81,26 @@ class EncoderDistiller(Trainer):
 
 class StudentDecoderTrainer(Trainer):
     """Stage 2: the student's decoder (cfg.layout), driven by the loss network's AdaIN losses, decoding the
-    student encoder's features."""
+    student encoder's features; with `cfg.mimic`, also towards the teacher model's own pictures."""
+
+    LOG_COLUMNS = ("loss", "content", "style", "identity", "mimic", "lr")
 
     def __init__(self, cfg: TrainConfig, student: Encoder, encoder: Encoder | None = None) -> None:
         self.student = student.eval().requires_grad_(False)
         super().__init__(cfg, encoder)
         self.student.to(self.device)
+        self.teacher = None
+        if cfg.mimic:
+            self.teacher = load_decoder(self.encoder.layout, Path(cfg.mimic)).to(self.device)
+
+    def picture_losses(self, out: Tensor, t: Tensor) -> dict[str, Tensor]:
+        """The teacher's picture of the same pair (its decoder on its loss network's AdaIN target): a dense
+        target for the layout that the statistics-only style loss and the relu4_1 content loss leave loose."""
+        if self.teacher is None:
+            return {"mimic": torch.zeros((), device=out.device)}
+        with torch.no_grad(), self.autocast():
+            want = self.teacher(t)
+        return {"mimic": (out.float() - want.float()).abs().mean()}
 
     def own_features(self, content: Tensor) -> Tensor:
         return self.student(content)

@@ -58,6 +58,8 @@ class TrainConfig:
     init: str | None = None  # decoder weights to start from when there is no checkpoint yet
     minutes: float = 0.0  # stop (checkpointed, exported) after this much training time; 0: at `iters` only
     ema: float = 0.0  # decay of an exponential moving average of the weights, exported beside them; 0: none
+    mimic: str | None = None  # a student's: the teacher's decoder, whose pictures it also learns to reproduce
+    mimic_weight: float = 0.0  # weight of |student's picture - teacher's picture| (L1 in [0, 1])
     extra: dict = field(default_factory=dict)
 
 
@@ -155,6 +157,9 @@ class Trainer:
             o_feats = self.encoder.features(out)
         lc, ls = adain_losses(o_feats, t, s_stats, self.scales)
         total = self.cfg.content_weight * lc + self.cfg.style_weight * ls
+        extra = self.picture_losses(out, t)
+        for name, value in extra.items():
+            total = total + getattr(self.cfg, f"{name}_weight") * value
         li = torch.zeros((), device=content.device)
         if self.cfg.identity_weight > 0:
             # Park & Lee 2019 (SANet): decoding the content's own features must give the content back.
@@ -164,7 +169,12 @@ class Trainer:
                 recon = self.decoder(dec_own)
             li = (recon.float() - content).abs().mean()
             total = total + self.cfg.identity_weight * li
-        return {"loss": total, "content": lc, "style": ls, "identity": li}
+        return {"loss": total, "content": lc, "style": ls, "identity": li} | extra
+
+    def picture_losses(self, out: torch.Tensor, t: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Further terms on the decoded picture `out` of the loss network's AdaIN target `t`, each weighted by
+        the config's `<name>_weight`: none here (a student adds its teacher's picture)."""
+        return {}
 
     def warmup_losses(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         """Reconstruction only: a decoder that already inverts its encoder starts the style losses from
@@ -175,7 +185,8 @@ class Trainer:
             recon = self.decoder(own)
         li = (recon.float() - content).abs().mean()
         zero = torch.zeros((), device=content.device)
-        return {"loss": li, "content": zero, "style": zero, "identity": li}
+        return {"loss": li, "content": zero, "style": zero, "identity": li} | {c: zero for c in self.LOG_COLUMNS
+                                                                              if c not in ("loss", "identity", "lr")}
 
     def step(self) -> dict[str, float]:
         for g in self.opt.param_groups:
