@@ -195,3 +195,16 @@ def test_an_average_decay_of_one_or_more_is_refused_in_one_line(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), "--content", str(tmp_path), "--style",
                         str(tmp_path), "--out", str(tmp_path / "o"), "--ema", "1"], capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "below 1" in r.stderr
+
+
+def test_crops_grow_from_crop_to_crop_final_over_the_run(folders, vgg16_encoder):
+    tr = Trainer(config(folders, crop=32, crop_final=48, iters=4, load_size=32), encoder=vgg16_encoder)
+    sides = []
+    for _ in range(4):
+        tr.step()
+        sides.append(tr.content.crop)
+    assert sides == [32, 32, 40, 40]  # iteration 0-3 of 4, floored to multiples of 8
+    tr.iter = 4
+    assert tr.crop() == 48
+    assert min(min(im.shape[:2]) for im in tr.content.images) >= 48  # loaded big enough for the last crops
+    assert Trainer(config(folders, crop=32), encoder=vgg16_encoder).crop() == 32  # fixed by default

@@ -23,6 +23,9 @@ def add_training_args(p: argparse.ArgumentParser, iters: int, crop: int, save_ev
     p.add_argument("--iters", type=count, default=iters, help=f"total iterations to reach (default {iters})")
     p.add_argument("--batch", type=count, default=8, help="images per batch (default 8)")
     p.add_argument("--crop", type=pixels, default=crop, help=f"random crop side (default {crop})")
+    p.add_argument("--crop-final", type=pixels, default=None,
+                   help="grow the crops linearly from --crop to this side over the run (to --iters): cheap small "
+                        "crops first, the paper's 256 by the end")
     p.add_argument("--load-size", type=pixels, default=512, help="shorter side images are resized to (default 512)")
     p.add_argument("--lr", type=float, default=None, help=f"Adam learning rate ({lr_help})")
     p.add_argument("--lr-decay", type=float, default=5e-5, help="lr / (1 + decay * iter) (default 5e-5)")
@@ -54,7 +57,7 @@ def training_config(a: argparse.Namespace, lr: float, **fields: object) -> Train
     """The parsed options as a TrainConfig; `lr` where --lr was not given, `fields` what the command fixes."""
     return TrainConfig(
         content_dir=a.content, style_dir=a.style, out_dir=a.out, iters=a.iters, batch=a.batch, crop=a.crop,
-        load_size=a.load_size, lr=a.lr if a.lr is not None else lr, lr_decay=a.lr_decay,
+        crop_final=a.crop_final or 0, load_size=a.load_size, lr=a.lr if a.lr is not None else lr, lr_decay=a.lr_decay,
         style_weight=a.style_weight, identity_weight=a.identity_weight, warmup=a.warmup, save_every=a.save_every,
         seed=a.seed, device=a.device, threads=a.threads, export=a.export, precision=a.precision, init=a.init,
         minutes=a.minutes or 0.0, ema=a.ema, **fields,

@@ -39,6 +39,7 @@ class TrainConfig:
     iters: int = 160_000
     batch: int = 8
     crop: int = 256
+    crop_final: int = 0  # crops grow linearly from `crop` to this over the run (0: fixed at `crop`)
     load_size: int = 512
     lr: float = 1e-4
     lr_decay: float = 5e-5
@@ -81,8 +82,9 @@ class Trainer:
         self.ema = copy.deepcopy(self.net).requires_grad_(False) if cfg.ema > 0 else None
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.gen = torch.Generator().manual_seed(cfg.seed)
-        self.content = ImagePool(cfg.content_dir, cfg.load_size, cfg.crop, "content")
-        self.style = ImagePool(cfg.style_dir, cfg.load_size, cfg.crop, "style")
+        largest = max(cfg.crop, cfg.crop_final)
+        self.content = ImagePool(cfg.content_dir, cfg.load_size, largest, "content")
+        self.style = ImagePool(cfg.style_dir, cfg.load_size, largest, "style")
         self.iter = 0
         precision = cfg.precision if cfg.precision != "auto" else ("fp16" if self.device.type == "cuda" else "fp32")
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
@@ -130,6 +132,14 @@ class Trainer:
 
     def lr(self) -> float:
         return self.cfg.lr / (1.0 + self.cfg.lr_decay * self.iter)
+
+    def crop(self) -> int:
+        """This iteration's crop side: small cheap crops first, the paper's context (and the scale pictures are
+        judged at) by the end; a multiple of 8, as the decoder's three poolings need."""
+        if not self.cfg.crop_final:
+            return self.cfg.crop
+        done = min(1.0, self.iter / max(1, self.cfg.iters))
+        return int(self.cfg.crop + (self.cfg.crop_final - self.cfg.crop) * done) // 8 * 8
 
     def own_features(self, content: torch.Tensor) -> torch.Tensor:
         """The features the decoder inverts when it reconstructs the content itself."""
@@ -191,6 +201,7 @@ class Trainer:
     def step(self) -> dict[str, float]:
         for g in self.opt.param_groups:
             g["lr"] = self.lr()
+        self.content.crop = self.style.crop = self.crop()
         content = self.content.batch(self.cfg.batch, self.gen).to(self.device, non_blocking=True)
         style = self.style.batch(self.cfg.batch, self.gen).to(self.device, non_blocking=True)
         self.net.train()
@@ -306,7 +317,7 @@ def average_path(path: Path) -> Path:
 
 def export(trainer: Trainer, path: Path, meta: dict[str, str]) -> None:
     """The trained network as fp16 safetensors (and its moving average beside it, with --ema)."""
-    meta = meta | {"iterations": str(trainer.iter), "crop": str(trainer.cfg.crop), "batch": str(trainer.cfg.batch)}
+    meta = meta | {"iterations": str(trainer.iter), "crop": str(trainer.crop()), "batch": str(trainer.cfg.batch)}
     save_net(trainer.shipped(trainer.net), path, meta)
     if trainer.ema is not None:
         save_net(trainer.shipped(trainer.ema), average_path(path), meta | {"ema": str(trainer.cfg.ema)})
