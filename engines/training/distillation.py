@@ -105,8 +105,8 @@ class StudentDecoderTrainer(Trainer):
     def own_features(self, content: Tensor) -> Tensor:
         return self.student(content)
 
-    def decoder_inputs(self, content: Tensor, style: Tensor, c4: Tensor,
-                       s4_stats: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    def decoder_inputs(self, content: Tensor, style: Tensor, c_feats: list[Tensor],
+                       s_stats: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
         own = self.own_features(content)
         return adain(own, *mean_std(self.student(style))), own
 

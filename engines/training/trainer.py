@@ -23,11 +23,12 @@ from torch import nn
 from engines.io.atomic_write import write_atomically
 from engines.io.images import ImageError
 from engines.model.adain import adain, mean_std
+from engines.model.skips import SkipDecoder
 from engines.model.vgg import LAYOUTS, Decoder, Encoder
 from engines.options import resolve_device
 from engines.training.image_pool import ImagePool
 from engines.training.losses import adain_losses, layer_scales
-from engines.zoo.files import WeightsError, load_decoder, save_net
+from engines.zoo.files import WeightsError, load_any_decoder, save_net
 from engines.zoo.registry import encoder_by_name
 
 
@@ -59,6 +60,7 @@ class TrainConfig:
     init: str | None = None  # decoder weights to start from when there is no checkpoint yet
     minutes: float = 0.0  # stop (checkpointed, exported) after this much training time; 0: at `iters` only
     ema: float = 0.0  # decay of an exponential moving average of the weights, exported beside them; 0: none
+    skips: bool = False  # the skip decoder (engines/model/skips.py) instead of the paper's single-level one
     mimic: str | None = None  # a student's: the teacher's decoder, whose pictures it also learns to reproduce
     mimic_weight: float = 0.0  # weight of |student's picture - teacher's picture| (L1 in [0, 1])
     extra: dict = field(default_factory=dict)
@@ -93,7 +95,7 @@ class Trainer:
 
     def build(self) -> nn.Module:
         """The module this trainer optimises."""
-        return Decoder(LAYOUTS[self.cfg.layout])
+        return (SkipDecoder if self.cfg.skips else Decoder)(LAYOUTS[self.cfg.layout])
 
     @property
     def decoder(self) -> nn.Module:
@@ -145,23 +147,25 @@ class Trainer:
         """The features the decoder inverts when it reconstructs the content itself."""
         return self.encoder(content)
 
-    def decoder_inputs(self, content: torch.Tensor, style: torch.Tensor, c4: torch.Tensor,
-                       s4_stats: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """What the decoder decodes: the AdaIN target, and the content's own features (identity loss).
+    def decoder_inputs(self, content: torch.Tensor, style: torch.Tensor, c_feats: list[torch.Tensor],
+                       s_stats: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[object, object]:
+        """What the decoder decodes: the AdaIN target, and the content's own features (identity loss), from the
+        loss network's relu1_1..relu4_1 of the content and statistics of the style.
 
-        Here both are the loss network's own features; a distilled student overrides this.
+        Here both are the loss network's own relu4_1; a distilled student and the skip decoder override this.
         """
-        return adain(c4, *s4_stats), c4
+        if self.cfg.skips:  # every level, each with its own statistics (engines/model/skips.py)
+            return [adain(f, *st) for f, st in zip(c_feats, s_stats)], c_feats
+        return adain(c_feats[-1], *s_stats[-1]), c_feats[-1]
 
     def losses(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.iter < self.cfg.warmup:
             return self.warmup_losses(content)
         with torch.no_grad():
-            c4 = self.encoder(content)
-            s_feats = self.encoder.features(style)
-            s_stats = [mean_std(f) for f in s_feats]
-            t = adain(c4, *s_stats[3])
-            dec_in, dec_own = self.decoder_inputs(content, style, c4, s_stats[3])
+            c_feats = self.encoder.features(content)
+            s_stats = [mean_std(f) for f in self.encoder.features(style)]
+            t = adain(c_feats[-1], *s_stats[-1])
+            dec_in, dec_own = self.decoder_inputs(content, style, c_feats, s_stats)
         with self.autocast():
             out = self.decoder(dec_in)
             o_feats = self.encoder.features(out)
@@ -253,7 +257,11 @@ class Trainer:
     def init_decoder(self, path: Path) -> None:
         """Start from shipped decoder weights (fine-tuning, or moving a CPU run to a GPU without its
         optimiser state); the iteration count and the learning-rate schedule start at 0."""
-        self.decoder.load_state_dict(load_decoder(LAYOUTS[self.cfg.layout], path).state_dict())
+        dec = load_any_decoder(LAYOUTS[self.cfg.layout], path)
+        if isinstance(self.decoder, SkipDecoder) and isinstance(dec, Decoder):
+            self.decoder.load_single(dec)  # a single-level decoder grows skips, starting at zero
+        else:
+            self.decoder.load_state_dict(dec.state_dict())
         self.restart_average()
 
 
@@ -327,7 +335,7 @@ def export_decoder(trainer: Trainer, path: Path) -> None:
     """The decoder, with what it was trained on in its metadata."""
     export(trainer, path, {"layout": trainer.cfg.layout, "encoder": trainer.cfg.encoder,
                            "style_weight": str(trainer.cfg.style_weight),
-                           "identity_weight": str(trainer.cfg.identity_weight)})
+                           "identity_weight": str(trainer.cfg.identity_weight), "skips": str(trainer.cfg.skips)})
 
 
 def guarded(work: Callable[[], object]) -> int:

@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from engines.model.skips import SkipDecoder
 from engines.model.vgg import Decoder, Encoder, VGGLayout
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -69,8 +70,19 @@ def load_into(module: nn.Module, sd: dict[str, Tensor], path: Path, what: str) -
 
 
 def load_decoder(layout: VGGLayout, path: Path) -> Decoder:
-    dec = Decoder(layout)
-    load_into(dec.net, _load_tensors(path, "decoder weights"), path, f"{layout.name} decoder")
+    dec = load_any_decoder(layout, path)
+    if isinstance(dec, SkipDecoder):
+        raise WeightsError(f"{path} is a skip decoder (issue #37's experiment): tools/quality.py and tools/train.py "
+                           "take it, the other tools not yet")
+    return dec
+
+
+def load_any_decoder(layout: VGGLayout, path: Path) -> Decoder | SkipDecoder:
+    """A decoder file of `layout`, single-level or skip (issue #37's experiment), told apart by its keys."""
+    sd = _load_tensors(path, "decoder weights")
+    skips = any(k.startswith("skips.") for k in sd)
+    dec = SkipDecoder(layout) if skips else Decoder(layout)
+    load_into(dec.net, sd, path, f"{layout.name} {'skip ' if skips else ''}decoder")
     return dec.eval().requires_grad_(False)
 
 

@@ -1,0 +1,107 @@
+"""The skip decoder of issue #37's experiment: it starts as the decoder it grows from, trains, and is judged."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from engines.model.network import AdaINModel
+from engines.model.skips import SkipAdaINModel, SkipDecoder, level_widths
+from engines.model.vgg import LITE, VGG16, VGG19, Decoder, Encoder
+from engines.training.trainer import TrainConfig, Trainer, export_decoder
+from engines.zoo.files import WeightsError, load_any_decoder, load_decoder, save_net
+
+from conftest import ROOT
+
+
+def test_level_widths_are_the_encoders_taps():
+    for layout in (VGG16, VGG19, LITE):
+        assert level_widths(layout) == Encoder(layout).channels
+
+
+def test_a_skip_decoder_grown_from_a_decoder_starts_as_that_decoder():
+    torch.manual_seed(0)
+    plain = Decoder(LITE).eval()
+    skip = SkipDecoder(LITE).eval()
+    skip.load_single(plain)
+    levels = [torch.rand(1, c, 32 // 2 ** i, 32 // 2 ** i) for i, c in enumerate(level_widths(LITE))]
+    torch.testing.assert_close(skip(levels), plain(levels[-1]))
+    # ... and once a skip's weights move, its level shows in the picture
+    with torch.no_grad():
+        skip.net["skips"][2].weight.normal_()
+    assert not torch.allclose(skip(levels), plain(levels[-1]))
+
+
+def test_the_skip_model_takes_the_styles_of_every_level_and_mixes_them():
+    torch.manual_seed(0)
+    enc = Encoder(LITE).eval()
+    model = SkipAdaINModel(enc, SkipDecoder(LITE).eval())
+    with torch.no_grad():  # skips at work (a random decoder's relu4_1 path alone paints a flat picture)
+        for conv in model.decoder.net["skips"]:
+            conv.weight.normal_()
+    a, b = model.encode_style(torch.rand(1, 3, 40, 48)), model.encode_style(torch.rand(1, 3, 24, 32))
+    assert a.mean.shape == a.std.shape == (sum(enc.channels),)  # 16 + 32 + 64 + 128 for lite
+    content = torch.rand(1, 3, 36, 44)  # not a multiple of 8: padded and cropped back
+    out = model.stylize(content, [a])
+    assert out.shape == content.shape
+    # AdaIN is affine in the statistics at every level: a 50/50 mix of a with itself is a
+    torch.testing.assert_close(model.stylize(content, [a, a], [0.5, 0.5]), out)
+    assert not torch.allclose(model.stylize(content, [b]), out)
+    with pytest.raises(ValueError, match="masks"):
+        model.stylize(content, [a, b], masks=torch.ones(2, 36, 44))
+
+
+def config(folders, **kw):
+    base = dict(content_dir=str(folders / "content"), style_dir=str(folders / "style"), out_dir=str(folders / "out"),
+                batch=2, crop=32, load_size=48, device="cpu", save_every=2, scale_images=4, skips=True)
+    return TrainConfig(**(base | kw))
+
+
+def test_skip_training_starts_from_a_decoder_file_trains_the_skips_and_exports_them(folders, vgg16_encoder,
+                                                                                     tmp_path):
+    torch.manual_seed(0)
+    plain = Decoder(VGG16)
+    save_net(plain, tmp_path / "plain.safetensors")
+    tr = Trainer(config(folders, lr=1e-3), encoder=vgg16_encoder)
+    tr.init_decoder(tmp_path / "plain.safetensors")
+    assert isinstance(tr.decoder, SkipDecoder)
+    assert all(float(conv.weight.detach().abs().max()) == 0 for conv in tr.decoder.net["skips"])
+    first = tr.step()
+    assert first["identity"] == 0.0 and first["style"] > 0  # the paper's losses, on the skip decoder's picture
+    assert all(float(conv.weight.detach().abs().max()) > 0 for conv in tr.decoder.net["skips"])  # gradients reach them
+    export_decoder(tr, tmp_path / "skip.safetensors")
+    loaded = load_any_decoder(VGG16, tmp_path / "skip.safetensors")
+    assert isinstance(loaded, SkipDecoder)
+    for p, q in zip(loaded.parameters(), tr.decoder.parameters()):
+        torch.testing.assert_close(p, q.detach().half().float())
+    # the apps' loader takes single-level decoders only, and says so in one line
+    with pytest.raises(WeightsError, match="skip decoder"):
+        load_decoder(VGG16, tmp_path / "skip.safetensors")
+
+
+def test_quality_judges_a_skip_decoder_file_like_any_other(tmp_path):
+    from engines.evaluation.quality import load_candidate
+
+    dec = SkipDecoder(VGG19)
+    dec.load_single(load_decoder(VGG19, ROOT / "engines" / "weights" / "decoder_vgg19.safetensors"))
+    save_net(dec, tmp_path / "skip.safetensors")
+    model = load_candidate("full", "vgg19", str(tmp_path / "skip.safetensors"))
+    assert isinstance(model, SkipAdaINModel)
+    # grown from the shipped decoder with its skips at zero, it paints what the shipped full model paints
+    shipped = AdaINModel(model.encoder, load_decoder(VGG19, ROOT / "engines" / "weights" / "decoder_vgg19.safetensors"))
+    content, style = torch.rand(1, 3, 48, 64), torch.rand(1, 3, 64, 64)
+    s_skip, s_plain = model.encode_style(style), shipped.encode_style(style)
+    torch.testing.assert_close(s_skip.mean[-512:], s_plain.mean)
+    torch.testing.assert_close(model.stylize(content, [s_skip], alpha=0.7), shipped.stylize(content, [s_plain], alpha=0.7),
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_train_cli_takes_skips(folders, tmp_path):
+    export = tmp_path / "d.safetensors"
+    cmd = [sys.executable, str(ROOT / "tools" / "train.py"), "--content", str(folders / "content"), "--style",
+           str(folders / "style"), "--out", str(tmp_path / "o"), "--batch", "2", "--crop", "32", "--load-size", "48",
+           "--device", "cpu", "--iters", "1", "--encoder", "vgg16-hed", "--skips", "--export", str(export),
+           "--init", str(ROOT / "engines" / "weights" / "decoder_vgg16.safetensors")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert isinstance(load_any_decoder(VGG16, export), SkipDecoder)
