@@ -69,6 +69,8 @@ def test_skip_training_starts_from_a_decoder_file_trains_the_skips_and_exports_t
     first = tr.step()
     assert first["identity"] == 0.0 and first["style"] > 0  # the paper's losses, on the skip decoder's picture
     assert all(float(conv.weight.detach().abs().max()) > 0 for conv in tr.decoder.net["skips"])  # gradients reach them
+    warm = Trainer(config(folders, warmup=1), encoder=vgg16_encoder)  # reconstruction first works with skips too
+    assert warm.step()["identity"] > 0
     export_decoder(tr, tmp_path / "skip.safetensors")
     loaded = load_any_decoder(VGG16, tmp_path / "skip.safetensors")
     assert isinstance(loaded, SkipDecoder)

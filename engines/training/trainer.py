@@ -144,8 +144,8 @@ class Trainer:
         return int(self.cfg.crop + (self.cfg.crop_final - self.cfg.crop) * done) // 8 * 8
 
     def own_features(self, content: torch.Tensor) -> torch.Tensor:
-        """The features the decoder inverts when it reconstructs the content itself."""
-        return self.encoder(content)
+        """The features the decoder inverts when it reconstructs the content itself (every level for skips)."""
+        return self.encoder.features(content) if self.cfg.skips else self.encoder(content)
 
     def decoder_inputs(self, content: torch.Tensor, style: torch.Tensor, c_feats: list[torch.Tensor],
                        s_stats: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[object, object]:
