@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from engines.io.contact_sheet import LABEL_HEIGHT
 from tools import stylize
 
 from conftest import ROOT, make_photo
@@ -90,7 +91,7 @@ def test_a_folder_keeps_every_result_and_a_banner_keeps_the_sheet_small(tmp_path
     assert stylize.main(args + ["--output", str(tmp_path / "out"), "--contact-sheet", str(tmp_path / "s.png")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["banner.png", "photo_jpg.png", "photo_png.png"]
     sheet = cv2.imread(str(tmp_path / "s.png"))
-    assert sheet.shape[0] == 3 * 260 + 4 and sheet.shape[1] <= 3 * 3 * 256 + 4 * 4
+    assert sheet.shape[0] == LABEL_HEIGHT + 4 + 3 * 260 + 4 and sheet.shape[1] <= 3 * 3 * 256 + 4 * 4  # header row
 
 
 def test_preserve_color_keeps_content_colours(tmp_path):
