@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engines.model.network import AdaINModel
-from engines.model.skips import SkipAdaINModel, SkipDecoder, level_widths
+from engines.model.skips import SkipAdaINModel, SkipDecoder
 from engines.model.vgg import LITE, VGG16, VGG19, Decoder, Encoder
 from engines.training.trainer import TrainConfig, Trainer, export_decoder
 from engines.zoo.files import WeightsError, load_any_decoder, load_decoder, save_net
@@ -16,7 +16,11 @@ from conftest import ROOT
 
 def test_level_widths_are_the_encoders_taps():
     for layout in (VGG16, VGG19, LITE):
-        assert level_widths(layout) == Encoder(layout).channels
+        assert layout.levels == Encoder(layout).channels
+    assert VGG19.levels == (64, 128, 256, 512) and LITE.levels == (16, 32, 64, 128)
+    # the widths the encoder's taps actually produce
+    feats = Encoder(LITE).features(torch.rand(1, 3, 16, 16))
+    assert tuple(f.shape[1] for f in feats) == LITE.levels
 
 
 def test_a_skip_decoder_grown_from_a_decoder_starts_as_that_decoder():
@@ -24,7 +28,7 @@ def test_a_skip_decoder_grown_from_a_decoder_starts_as_that_decoder():
     plain = Decoder(LITE).eval()
     skip = SkipDecoder(LITE).eval()
     skip.load_single(plain)
-    levels = [torch.rand(1, c, 32 // 2 ** i, 32 // 2 ** i) for i, c in enumerate(level_widths(LITE))]
+    levels = [torch.rand(1, c, 32 // 2 ** i, 32 // 2 ** i) for i, c in enumerate(LITE.levels)]
     torch.testing.assert_close(skip(levels), plain(levels[-1]))
     # ... and once a skip's weights move, its level shows in the picture
     with torch.no_grad():

@@ -21,22 +21,12 @@ from engines.model.network import AdaINModel, StyleStats, pad_to_multiple
 from engines.model.vgg import Decoder, Encoder, VGGLayout
 
 
-def level_widths(layout: VGGLayout) -> tuple[int, ...]:
-    """Channels of relu1_1 .. relu4_1: the first width after the input and after each pool."""
-    widths, after_pool = [], True
-    for w in layout.widths:
-        if w != "M" and after_pool:
-            widths.append(int(w))
-        after_pool = w == "M"
-    return tuple(widths)
-
-
 class SkipDecoder(nn.Module):
     """Decodes [relu1_1, relu2_1, relu3_1, relu4_1]-shaped maps; the mirror decoder's layers under `net.main`."""
 
     def __init__(self, layout: VGGLayout) -> None:
         super().__init__()
-        lower = level_widths(layout)[-2::-1]  # relu3_1, relu2_1, relu1_1: the order the decoder reaches them
+        lower = layout.levels[-2::-1]  # relu3_1, relu2_1, relu1_1: the order the decoder reaches them
         skips = nn.ModuleList(nn.Conv2d(c, c, 1) for c in lower)
         for conv in skips:
             nn.init.zeros_(conv.weight)

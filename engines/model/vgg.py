@@ -29,6 +29,11 @@ class VGGLayout:
     # about 1/9 + 1/width of it; the convs that read or write the picture's 3 channels stay whole.
     separable: bool = False
 
+    @property
+    def levels(self) -> tuple[int, ...]:
+        """Widths of relu1_1 .. relu4_1, AdaIN's style layers: the first conv after the input and after each pool."""
+        return tuple(int(w) for prev, w in zip(("M", *self.widths), self.widths) if prev == "M" and w != "M")
+
 
 VGG16 = VGGLayout("vgg16", (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512), input_conv=False)
 VGG19 = VGGLayout("vgg19", (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512), input_conv=True)
@@ -68,7 +73,6 @@ class Encoder(nn.Module):
         self.layout = layout
         layers: list[nn.Module] = []
         taps: list[int] = []  # index one past each reluN_1
-        channels: list[int] = []
         if layout.input_conv:
             layers.append(nn.Conv2d(3, 3, 1))
         in_ch, after_pool = 3, True
@@ -80,12 +84,11 @@ class Encoder(nn.Module):
             layers += [*conv3x3(in_ch, int(w), layout.separable), nn.ReLU(inplace=True)]
             if after_pool:
                 taps.append(len(layers))
-                channels.append(int(w))
             in_ch, after_pool = int(w), False
         self.net = nn.Sequential(*layers)
         self.preprocess = nn.Identity() if layout.input_conv else CaffePreprocess()
         self.taps = tuple(taps)
-        self.channels = tuple(channels)  # widths of relu1_1 .. relu4_1
+        self.channels = layout.levels  # widths of relu1_1 .. relu4_1
 
     def features(self, x: Tensor) -> list[Tensor]:
         """relu1_1, relu2_1, relu3_1, relu4_1: the layers AdaIN's style loss uses."""
