@@ -227,7 +227,7 @@ def model_choice(a: argparse.Namespace, device: str) -> tuple[str, str]:
 def load_model(a: argparse.Namespace, device: str) -> tuple[AdaINModel, str]:
     """The model the command line asks for, on `device`, with why it was chosen."""
     name, why = model_choice(a, device)
-    return AdaINModel(*resolve(name, a.vgg, a.decoder)).eval().to(device), f"{name} ({why})"
+    return resolve(name, a.vgg, a.decoder).eval().to(device), f"{name} ({why})"
 
 
 def say_engine_builds() -> None:

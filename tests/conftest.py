@@ -28,26 +28,23 @@ def vgg16_encoder():
 
 @pytest.fixture(scope="session")
 def shipped_model():
-    from engines.model.network import AdaINModel
     from engines.zoo.registry import resolve
 
-    return AdaINModel(*resolve("full")).eval()
+    return resolve("full").eval()
 
 
 @pytest.fixture(scope="session")
 def shipped_lite():
-    from engines.model.network import AdaINModel
     from engines.zoo.registry import resolve
 
-    return AdaINModel(*resolve("lite")).eval()
+    return resolve("lite").eval()
 
 
 @pytest.fixture(scope="session")
 def shipped_micro():
-    from engines.model.network import AdaINModel
     from engines.zoo.registry import resolve
 
-    return AdaINModel(*resolve("micro")).eval()
+    return resolve("micro").eval()
 
 
 @pytest.fixture(scope="module")

@@ -36,16 +36,36 @@ def random_model_scaled():
     return AdaINModel(enc.eval(), dec.eval()).eval()
 
 
+@pytest.fixture(scope="module")
+def random_skip_model():
+    """The skip model (engines/model/skips.py) of random lite-width weights, its skips at work: the frame graph
+    decodes four AdaIN'd levels, each with its own piece of the statistics."""
+    from engines.model.skips import SkipAdaINModel, SkipDecoder
+    from engines.model.vgg import LITE
+
+    torch.manual_seed(1)
+    enc, dec = Encoder(LITE), SkipDecoder(LITE)
+    with torch.no_grad():
+        for m in list(enc.modules()) + list(dec.modules()):
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                m.bias.zero_()
+        dec.net["main"][-1].weight.mul_(0.01)
+        dec.net["main"][-1].bias.fill_(0.5)
+    return SkipAdaINModel(enc.eval(), dec.eval()).eval()
+
+
 def styles(model, h=40, w=48):
     from engines.io.images import bgr_to_tensor
 
     return [model.encode_style(bgr_to_tensor(make_photo(h, w, seed=s))) for s in (11, 12)]
 
 
-@pytest.mark.parametrize("which", ["random", "shipped", "shipped-lite", "shipped-micro"])
-def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, shipped_lite, shipped_micro):
-    model = {"random": random_model_scaled, "shipped": shipped_model, "shipped-lite": shipped_lite,
-             "shipped-micro": shipped_micro}[which]
+@pytest.mark.parametrize("which", ["random", "skip", "shipped", "shipped-lite", "shipped-micro"])
+def test_every_backend_matches_eager(which, random_model_scaled, random_skip_model, shipped_model, shipped_lite,
+                                     shipped_micro):
+    model = {"random": random_model_scaled, "skip": random_skip_model, "shipped": shipped_model,
+             "shipped-lite": shipped_lite, "shipped-micro": shipped_micro}[which]
     frame = make_photo(48, 64, seed=3)
     s = styles(model)[0]
     region = np.zeros((48, 64), np.uint8)
@@ -54,9 +74,10 @@ def test_every_backend_matches_eager(which, random_model_scaled, shipped_model, 
     eager = B.make_stylizer(model, "eager", 48, 64, precision="fp32")
     ref, ref_region = eager(frame, s, 0.8, 0.0), eager(frame, s, 0.8, 0.0, region)
     assert ref.std() > 3  # a real picture, not a flat one
-    # inductor compiles for 10-20 s a graph: fp32 on the random model (exact parity) and the micro one (what runs
-    # on CPUs without native bf16), bf16 on the lite model (what `auto` runs on CPUs with it), not every combination
-    compiled = {"random": "fp32", "shipped-lite": "bf16", "shipped-micro": "fp32"}.get(which)
+    # inductor compiles for 10-20 s a graph: fp32 on the random skip model (exact parity, the four-level graph) and
+    # the micro one (what runs on CPUs without native bf16), bf16 on the lite model (what `auto` runs on CPUs with
+    # it), not every combination
+    compiled = {"skip": "fp32", "shipped-lite": "bf16", "shipped-micro": "fp32"}.get(which)
     for name in B.available_backends("cpu"):
         if name == "inductor" and compiled != "fp32":
             continue

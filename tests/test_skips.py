@@ -2,14 +2,13 @@
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from engines.model.network import AdaINModel
 from engines.model.skips import SkipAdaINModel, SkipDecoder
 from engines.model.vgg import LITE, VGG16, VGG19, Decoder, Encoder
 from engines.training.trainer import TrainConfig, Trainer, export_decoder
-from engines.zoo.files import WeightsError, load_any_decoder, load_decoder, save_net
+from engines.zoo.files import load_decoder, save_net
 
 from conftest import ROOT
 
@@ -51,8 +50,57 @@ def test_the_skip_model_takes_the_styles_of_every_level_and_mixes_them():
     # AdaIN is affine in the statistics at every level: a 50/50 mix of a with itself is a
     torch.testing.assert_close(model.stylize(content, [a, a], [0.5, 0.5]), out)
     assert not torch.allclose(model.stylize(content, [b]), out)
-    with pytest.raises(ValueError, match="masks"):
-        model.stylize(content, [a, b], masks=torch.ones(2, 36, 44))
+
+
+def working_skip_model(seed=0):
+    torch.manual_seed(seed)
+    model = SkipAdaINModel(Encoder(LITE).eval(), SkipDecoder(LITE).eval())
+    with torch.no_grad():
+        for conv in model.decoder.net["skips"]:
+            conv.weight.normal_(0, 0.3)
+    return model
+
+
+def test_the_skip_model_paints_regions_and_places_styles_by_masks():
+    """The paper's spatial control at every level: one style in a region keeps the photo outside it, and two
+    styles by masks give each style where its mask is whole."""
+    model = working_skip_model()
+    a, b = model.encode_style(torch.rand(1, 3, 40, 48)), model.encode_style(torch.rand(1, 3, 24, 32))
+    content = torch.rand(1, 3, 32, 48)
+    mask = torch.zeros(1, 32, 48)
+    mask[:, :, 24:] = 1
+    out = model.stylize(content, [a], masks=mask)
+    torch.testing.assert_close(out[..., :24], content[..., :24])  # the photo itself where the mask is black
+    assert (out[..., 32:] - content[..., 32:]).abs().mean() > 0.01
+    whole = model.stylize(content, [a])
+    torch.testing.assert_close(model.stylize(content, [a, b], masks=torch.stack([torch.ones(32, 48),
+                                                                                  torch.zeros(32, 48)])), whole)
+    two = model.stylize(content, [a, b], masks=torch.cat([1 - mask, mask]))
+    assert two.shape == content.shape and not torch.allclose(two, whole)
+
+
+def test_the_frame_graph_runs_the_skip_model_as_the_model_does():
+    """What every app runs (engines/model/frame_graph.py) decodes the four levels as AdaINModel.stylize does,
+    whole frames and regions alike; tests/test_backends.py holds every backend to this eager engine."""
+    import numpy as np
+
+    from engines import backends as B
+    from engines.io.images import bgr_to_tensor, tensor_to_bgr
+
+    from conftest import make_photo
+
+    model = working_skip_model()
+    frame = make_photo(40, 56, seed=4)
+    s = model.encode_style(bgr_to_tensor(make_photo(40, 48, seed=11)))
+    st = B.make_stylizer(model, "eager", 40, 56, precision="fp32")
+    assert st.spec.channels == model.style_width == sum(LITE.levels)
+    want = tensor_to_bgr(model.stylize(bgr_to_tensor(frame), [s], alpha=0.7))
+    assert np.abs(st(frame, s, 0.7).astype(int) - want).max() <= 2
+    region = np.zeros((40, 56), np.uint8)
+    region[:, 28:] = 255
+    mask = torch.from_numpy(region.astype(np.float32) / 255)[None]
+    want = tensor_to_bgr(model.stylize(bgr_to_tensor(frame), [s], masks=mask))
+    assert np.abs(st(frame, s, 1.0, 0.0, region).astype(int) - want).max() <= 2
 
 
 def config(folders, **kw):
@@ -76,13 +124,10 @@ def test_skip_training_starts_from_a_decoder_file_trains_the_skips_and_exports_t
     warm = Trainer(config(folders, warmup=1), encoder=vgg16_encoder)  # reconstruction first works with skips too
     assert warm.step()["identity"] > 0
     export_decoder(tr, tmp_path / "skip.safetensors")
-    loaded = load_any_decoder(VGG16, tmp_path / "skip.safetensors")
+    loaded = load_decoder(VGG16, tmp_path / "skip.safetensors")
     assert isinstance(loaded, SkipDecoder)
     for p, q in zip(loaded.parameters(), tr.decoder.parameters()):
         torch.testing.assert_close(p, q.detach().half().float())
-    # the apps' loader takes single-level decoders only, and says so in one line
-    with pytest.raises(WeightsError, match="skip decoder"):
-        load_decoder(VGG16, tmp_path / "skip.safetensors")
 
 
 def test_quality_judges_a_skip_decoder_file_like_any_other(tmp_path):
@@ -110,4 +155,54 @@ def test_train_cli_takes_skips(folders, tmp_path):
            "--init", str(ROOT / "engines" / "weights" / "decoder_vgg16.safetensors")]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert isinstance(load_any_decoder(VGG16, export), SkipDecoder)
+    assert isinstance(load_decoder(VGG16, export), SkipDecoder)
+
+
+def test_the_apps_take_a_skip_decoder_file_end_to_end(tmp_path, clip):
+    """--decoder with a skip file, as a user runs it: the image tool paints with the skips (the same picture as the
+    shipped decoder while they are at zero), and the live app runs it headless on a compiled backend."""
+    import cv2
+    import numpy as np
+
+    from conftest import psnr, webcam
+    from media import decode_frames
+
+    shipped = load_decoder(VGG19, ROOT / "engines" / "weights" / "decoder_vgg19.safetensors")
+    zero, moved = SkipDecoder(VGG19), SkipDecoder(VGG19)
+    zero.load_single(shipped)
+    moved.load_single(shipped)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for conv in moved.net["skips"]:
+            conv.weight.normal_(0, 0.01)
+    save_net(zero, tmp_path / "zero.safetensors")
+    save_net(moved, tmp_path / "moved.safetensors")
+    data = ROOT / "tests" / "data"
+    pictures = {}
+    for name in ("shipped", "zero", "moved"):
+        out = tmp_path / f"{name}.png"
+        extra = [] if name == "shipped" else ["--decoder", str(tmp_path / f"{name}.safetensors")]
+        r = subprocess.run([sys.executable, str(ROOT / "tools" / "stylize.py"), "--content", str(data / "windmill.jpg"),
+                            "--style", str(data / "painting.jpg"), "--output", str(out), "--size", "96",
+                            "--style-size", "128", "--model", "full", *extra], capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr
+        pictures[name] = cv2.imread(str(out))
+    assert np.abs(pictures["zero"].astype(int) - pictures["shipped"]).max() <= 2
+    assert 15 < psnr(pictures["moved"], pictures["shipped"]) < 45  # the skips paint, on top of the same picture
+    rec = tmp_path / "rec.mp4"
+    r = webcam("--style", str(data / "painting.jpg"), "--source", str(clip), "--size", "48", "--no-display",
+               "--max-frames", "6", "--model", "full", "--decoder", str(tmp_path / "moved.safetensors"),
+               "--backend", "onnx", "--record", str(rec))
+    assert r.returncode == 0, r.stderr
+    frames = decode_frames(rec)
+    assert len(frames) >= 5 and frames[0].std() > 3
+
+
+def test_a_skip_file_without_skips_is_one_line(folders, tmp_path):
+    save_net(SkipDecoder(VGG16), tmp_path / "skip.safetensors")
+    cmd = [sys.executable, str(ROOT / "tools" / "train.py"), "--content", str(folders / "content"), "--style",
+           str(folders / "style"), "--out", str(tmp_path / "o"), "--batch", "2", "--crop", "32", "--load-size", "48",
+           "--device", "cpu", "--iters", "1", "--encoder", "vgg16-hed", "--init", str(tmp_path / "skip.safetensors")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "--skips" in r.stderr, r.stderr

@@ -80,9 +80,10 @@ def original_layout_files(tmp_path):
 def test_original_adain_files_load(tmp_path):
     vgg_path, dec_path, vgg, dec = original_layout_files(tmp_path)
     assert "0.weight" in vgg and "2.weight" in vgg and "1.weight" in dec and "28.weight" in dec
-    enc, decoder = resolve("original-adain", vgg_path, dec_path)
+    model = resolve("original-adain", vgg_path, dec_path)
+    enc = model.encoder
     torch.testing.assert_close(enc.net[2].weight, vgg["2.weight"])
-    torch.testing.assert_close(decoder.net[28].weight, dec["28.weight"])
+    torch.testing.assert_close(model.decoder.net[28].weight, dec["28.weight"])
     assert enc.taps == (4, 11, 18, 31)  # relu1_1 ... relu4_1 of the original net.py slices
 
 

@@ -39,13 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         model, _ = load_model(a, "cpu")
         w, h = a.size
         graph = FrameGraph(model, h, w).eval()
-        export_onnx(graph, EngineSpec("onnx", h, w, a.batch, channels=model.encoder.channels[-1]), a.output)
+        export_onnx(graph, EngineSpec("onnx", h, w, a.batch, channels=model.style_width), a.output)
         # check the file against the PyTorch graph before calling it done
         import onnxruntime as ort
 
         sess = ort.InferenceSession(str(a.output), providers=["CPUExecutionProvider"])
         frames = np.random.default_rng(0).integers(0, 256, (a.batch, h, w, 3), dtype=np.uint8)
-        c = model.encoder.channels[-1]
+        c = model.style_width
         feeds = {"frames": frames, "style_mean": np.full(c, 2.0, np.float32), "style_std": np.full(c, 3.0, np.float32),
                  "alpha": np.ones(1, np.float32), "color": np.zeros(1, np.float32),
                  "region": np.full((a.batch, h, w), 255, np.uint8)}

@@ -18,7 +18,6 @@ import numpy as np  # noqa: E402
 from engines.evaluation.pixel_reference import compare  # noqa: E402
 from engines.evaluation.quality import readable_pairs, sample_pairs  # noqa: E402
 from engines.io.images import ImageError, read_short  # noqa: E402
-from engines.model.network import AdaINModel  # noqa: E402
 from engines.options import count, image_side  # noqa: E402
 
 
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if not marks or marks[0] < 0:
         p.error("--steps takes non-negative integers")
     try:
-        model = AdaINModel(*resolve("full", decoder=a.decoder)).eval()
+        model = resolve("full", decoder=a.decoder).eval()
         model.encoder.requires_grad_(False)
         pairs, skipped = readable_pairs(sample_pairs(a.content_dir, a.style_dir, a.pairs, a.seed))
         for message in skipped:

@@ -32,7 +32,7 @@ class EngineSpec:
     batch: int = 1
     device: str = "cpu"
     precision: str = "fp32"
-    channels: int = 512  # relu4_1 width: the length of the style statistics
+    channels: int = 512  # the length of the style statistics (relu4_1 width; every level's for the skip model)
     inner: tuple[int, int] | None = None  # (height, width) the network runs at, if smaller (guided upsampling)
 
 

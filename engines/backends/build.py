@@ -18,7 +18,7 @@ from engines.backends.base import BackendError, EngineSpec, frame_graph
 from engines.backends.policy import check_memory, choose_backend
 from engines.backends.registry import REGISTRY
 from engines.backends.stylizer import Stylizer
-from engines.model import adain, color, guided_upsample, network, vgg
+from engines.model import adain, color, guided_upsample, network, skips, vgg
 from engines.model import frame_graph as graph_module
 from engines.model.network import AdaINModel
 from engines.zoo.cache import cache_dir
@@ -28,7 +28,7 @@ from engines.zoo.files import weights_fingerprint
 def _graph_code() -> str:
     """The source of what the frame graph computes: an engine compiled from older code is not reused."""
     h = hashlib.sha256()
-    for module in (adain, color, graph_module, guided_upsample, network, vgg):  # network: padding, region pooling
+    for module in (adain, color, graph_module, guided_upsample, network, skips, vgg):  # network: padding, region pooling
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()[:16]
 
@@ -69,7 +69,7 @@ def make_stylizer(
 def _make(model: AdaINModel, name: str, precision: str, why: str, height: int, width: int, batch: int,
           device: str, inner: tuple[int, int] | None) -> Stylizer:
     check_memory(model, name, *(inner or (height, width)), batch, device)
-    spec = EngineSpec(name, height, width, batch, device, precision, model.encoder.channels[-1], inner)
+    spec = EngineSpec(name, height, width, batch, device, precision, model.style_width, inner)
     model = model.eval()
     backend = REGISTRY[name]
     path = cache_dir() / "engines" / f"{name}-{cache_key(spec, weights_fingerprint(model))}{backend.suffix}"

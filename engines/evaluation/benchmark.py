@@ -65,7 +65,7 @@ def conv_gflop(model: AdaINModel, height: int, width: int) -> float:
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
     h, w = padded_size(height, width)
     with torch.no_grad():
-        model.decoder(model.encoder(torch.zeros(1, 3, h, w)))
+        model.decode(model.encode(torch.zeros(1, 3, h, w)))
     for hd in handles:
         hd.remove()
     return total / 1e9
@@ -105,7 +105,7 @@ def time_model(stylizer, style: StyleStats, frames: np.ndarray, seconds: float, 
 def model_only(stylizer, model: AdaINModel, size: str, seconds: float, min_runs: int) -> list[float]:
     """Seconds per call of the frame graph alone, on a random frame with a random style."""
     w, h = bench_size(size)
-    c = model.encoder.channels[-1]
+    c = model.style_width
     style = StyleStats(torch.randn(c).abs() * 3, torch.rand(c) * 3 + 0.5)
     frames = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
     return time_model(stylizer, style, frames, seconds, min_runs)

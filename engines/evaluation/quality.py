@@ -163,14 +163,13 @@ def readable_pairs(pairs: list[tuple[Path, Path]]) -> tuple[list[tuple[Path, Pat
 
 def load_candidate(name: str, encoder: str | None, decoder: str | None) -> AdaINModel:
     """A shipped model (full, lite), or a decoder file trained against an encoder (--encoder, --decoder)."""
-    from engines.model.skips import SkipAdaINModel, SkipDecoder
-    from engines.zoo.files import load_any_decoder
+    from engines.model.skips import adain_model
+    from engines.zoo.files import load_decoder
     from engines.zoo.registry import ENCODER_LAYOUTS, encoder_by_name, resolve
 
     if encoder is None:
-        return AdaINModel(*resolve(name, decoder=decoder)).eval()
-    dec = load_any_decoder(ENCODER_LAYOUTS[encoder], Path(decoder))  # a skip decoder too (issue #37's experiment)
-    return (SkipAdaINModel if isinstance(dec, SkipDecoder) else AdaINModel)(encoder_by_name(encoder), dec).eval()
+        return resolve(name, decoder=decoder).eval()
+    return adain_model(encoder_by_name(encoder), load_decoder(ENCODER_LAYOUTS[encoder], Path(decoder))).eval()
 
 
 def report(results: dict[str, dict[float, dict[str, list[float]]]], pairs: list[Pair], alphas: list[float],

@@ -14,10 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engines.model.adain import adain, blend_alpha
 from engines.model.color import luminance_transfer
 from engines.model.guided_upsample import grey, guided_upsample
-from engines.model.network import AdaINModel, feature_region, padded_size
+from engines.model.network import AdaINModel, padded_size
 
 
 class FrameGraph(nn.Module):
@@ -29,8 +28,7 @@ class FrameGraph(nn.Module):
         against)."""
         super().__init__()
         self.guided = guided
-        self.encoder = model.encoder
-        self.decoder = model.decoder
+        self.model = model  # the paper's network or the skip model: its encode / transfer / decode
         self.height, self.width = height, width
         self.inner = tuple(inner) if inner and tuple(inner) != (height, width) else None
         ih, iw = self.inner or (height, width)
@@ -43,12 +41,12 @@ class FrameGraph(nn.Module):
     def dtype(self) -> torch.dtype:
         """The weights' own: fp16 engines are made with .half() after construction (a value stored in
         __init__ stayed fp32 and fed fp32 images to fp16 convolutions). AdaIN statistics stay fp32."""
-        return next(self.decoder.parameters()).dtype
+        return next(self.model.decoder.parameters()).dtype
 
     def forward(self, frames: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor, color: Tensor,
                 region: Tensor) -> Tensor:
-        """frames uint8 (N, H, W, 3) BGR; style_* (C,) fp32; alpha, color: 0-d or (1,) in [0, 1]; region uint8
-        (N, H, W), 255 where the picture is painted and 0 where it keeps the photo (content statistics are the
+        """frames uint8 (N, H, W, 3) BGR; style_* (C,) fp32, C the model's style_width; alpha, color: 0-d or (1,)
+        in [0, 1]; region uint8 (N, H, W), 255 where the picture is painted and 0 where it keeps the photo (content statistics are the
         region's; all 255 is the plain whole-frame transfer)."""
         x = frames.permute(0, 3, 1, 2).flip(1).float() / 255.0  # RGB [0, 1]
         r = region[:, None].float() / 255.0
@@ -56,10 +54,10 @@ class FrameGraph(nn.Module):
         if self.inner is not None:
             small = F.interpolate(x, size=self.inner, mode="area")
             r_small = F.interpolate(r, size=self.inner, mode="area")
-        f = self.encoder(F.pad(small, self.pad, mode=self.pad_mode).to(self.dtype))
-        region_f = feature_region(F.pad(r_small, self.pad, mode=self.pad_mode), f)
-        t = blend_alpha(f, adain(f, style_mean, style_std, region=region_f), alpha.reshape(-1, 1, 1, 1).to(f.dtype))
-        out = self.decoder(t).float()[:, :, : self.inner_size[0], : self.inner_size[1]]
+        maps = self.model.encode(F.pad(small, self.pad, mode=self.pad_mode).to(self.dtype))
+        a = alpha.reshape(-1, 1, 1, 1).to(maps[0].dtype)
+        t = self.model.transfer(maps, style_mean, style_std, a, F.pad(r_small, self.pad, mode=self.pad_mode))
+        out = self.model.decode(t).float()[:, :, : self.inner_size[0], : self.inner_size[1]]
         if self.inner is not None and self.guided:
             out = guided_upsample(out, grey(small), grey(x))
         elif self.inner is not None:

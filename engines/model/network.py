@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from engines.io.sizes import MIN_SIDE
 from engines.model.adain import adain, blend_alpha, interpolate_stats, masked_adain, mean_std
-from engines.model.vgg import Decoder, Encoder
+from engines.model.vgg import Encoder
 
 MULTIPLE = 8  # three 2x pools between input and relu4_1
 
@@ -39,7 +39,8 @@ def feature_region(region: Tensor, feat: Tensor) -> Tensor:
 
 @dataclass
 class StyleStats:
-    """What AdaIN needs of a style: per-channel mean and std of its relu4_1 features, (C,) fp32."""
+    """What AdaIN needs of a style: per-channel mean and std of its relu4_1 features (of every level the decoder
+    takes, concatenated, for the skip model), (C,) fp32."""
 
     mean: Tensor
     std: Tensor
@@ -58,10 +59,20 @@ def mix_styles(styles: Sequence[StyleStats], weights: Sequence[float] | None = N
     return StyleStats(m, s)
 
 
-class AdaINModel(nn.Module):
-    """Images are float RGB in [0, 1], NCHW, any size."""
+def split_stats(stats: Tensor, widths: Sequence[int]) -> list[Tensor]:
+    """(..., sum(widths)) -> one (..., width) piece per map the decoder takes (one piece: the tensor itself)."""
+    return [stats] if len(widths) == 1 else list(torch.split(stats, list(widths), dim=-1))
 
-    def __init__(self, encoder: Encoder, decoder: Decoder) -> None:
+
+class AdaINModel(nn.Module):
+    """Images are float RGB in [0, 1], NCHW, any size.
+
+    The decoder takes a list of feature maps (`encode`), each AdaIN-transformed with its own share of the style
+    statistics (`transfer`): here relu4_1 alone, the paper's network; engines/model/skips.py's model takes every
+    level through the same calls, so the apps, the frame graph and its backends serve both.
+    """
+
+    def __init__(self, encoder: Encoder, decoder: nn.Module) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
@@ -70,13 +81,41 @@ class AdaINModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Channels of each map the decoder takes: a style's statistics are these pieces concatenated."""
+        return (self.encoder.channels[-1],)
+
+    @property
+    def style_width(self) -> int:
+        """Length of a style's mean (and std) vector."""
+        return sum(self.widths)
+
+    def encode(self, x: Tensor) -> list[Tensor]:
+        """The maps the decoder takes, of a padded picture."""
+        return [self.encoder(x)]
+
+    def decode(self, maps: list[Tensor]) -> Tensor:
+        return self.decoder(maps[-1])
+
+    def transfer(self, maps: list[Tensor], style_mean: Tensor, style_std: Tensor, alpha: float | Tensor = 1.0,
+                 region: Tensor | None = None) -> list[Tensor]:
+        """AdaIN of each map with its piece of the statistics ((C,) or (N, C)), then alpha; with `region`
+        (N, 1, H, W) in [0, 1] of the padded picture, each map's content statistics are the region's."""
+        means, stds = split_stats(style_mean, self.widths), split_stats(style_std, self.widths)
+        out = []
+        for f, m, s in zip(maps, means, stds):
+            r = None if region is None else feature_region(region, f)
+            out.append(blend_alpha(f, adain(f, m, s, region=r), alpha))
+        return out
+
     @torch.no_grad()
     def encode_style(self, image: Tensor) -> StyleStats:
         """Done once per style: the statistics are all a style is at run time. The image may come from the
         CPU (a file just read) while the model sits on a GPU."""
         x, _ = pad_to_multiple(image.to(self.device))
-        m, s = mean_std(self.encoder(x))
-        return StyleStats(m[0], s[0])
+        stats = [mean_std(f) for f in self.encode(x)]
+        return StyleStats(torch.cat([m[0] for m, _ in stats]), torch.cat([s[0] for _, s in stats]))
 
     def forward(self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: float | Tensor = 1.0,
                 region: Tensor | None = None) -> Tensor:
@@ -84,10 +123,8 @@ class AdaINModel(nn.Module):
         (N, 1, H, W) in [0, 1] at the content's size, only the region is painted (its own content statistics,
         the paper's spatial control) and the rest keeps the photo, blended in pixels."""
         x, (h, w) = pad_to_multiple(content)
-        f = self.encoder(x)
-        r = None if region is None else feature_region(pad_to_multiple(region.float())[0], f)
-        t = blend_alpha(f, adain(f, style_mean, style_std, region=r), alpha)
-        out = self.decoder(t)[..., :h, :w]
+        r = None if region is None else pad_to_multiple(region.float())[0]
+        out = self.decode(self.transfer(self.encode(x), style_mean, style_std, alpha, r))[..., :h, :w]
         if region is None:
             return out
         return content.to(out) + (out - content.to(out)) * region.to(out).clamp(0, 1)
@@ -119,7 +156,7 @@ class AdaINModel(nn.Module):
             return self(content, mixed.mean, mixed.std, alpha)
         means, stds = torch.stack([s.mean for s in styles]), torch.stack([s.std for s in styles])
         x, (h, w) = pad_to_multiple(content)
-        f = self.encoder(x)
         padded = F.pad(masks[None].float(), (0, x.shape[-1] - w, 0, x.shape[-2] - h), mode="replicate")[0]
-        t = blend_alpha(f, masked_adain(f, means, stds, padded), alpha)
-        return self.decoder(t)[..., :h, :w]
+        pieces = zip(self.encode(x), split_stats(means, self.widths), split_stats(stds, self.widths))
+        t = [blend_alpha(f, masked_adain(f, m, s, padded), alpha) for f, m, s in pieces]
+        return self.decode(t)[..., :h, :w]

@@ -1,5 +1,5 @@
-"""The skip decoder of issue #37's experiment: the paper's decoder, plus the AdaIN-transformed relu3_1, relu2_1 and
-relu1_1 added where it reaches each level's resolution.
+"""The skip decoder (issue #37): the paper's decoder, plus the AdaIN-transformed relu3_1, relu2_1 and relu1_1 added
+where it reaches each level's resolution.
 
 The paper decodes relu4_1 alone, an eighth of the picture's side: what that map does not hold of a photo's layout
 the decoder has to invent. The lower levels hold it, and AdaIN on each of them carries that level's style
@@ -7,17 +7,16 @@ statistics too. Each skip enters through a 1x1 conv that starts at zero, so a sk
 single-level decoder it is made from (`--init`) and training alone decides how much of each level it uses.
 
 A style here is the statistics of all four levels, concatenated channel by channel (64 + 128 + 256 + 512 for the
-VGG19): still one mean and one std vector, so mixing styles by weights works unchanged.
+VGG19): still one mean and one std vector, so mixing styles by weights works unchanged, and the style cache, the
+frame graph and every backend take it through AdaINModel's `widths`, `encode` and `decode`.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
-from engines.model.adain import adain, blend_alpha, mean_std
-from engines.model.network import AdaINModel, StyleStats, pad_to_multiple
+from engines.model.network import AdaINModel
 from engines.model.vgg import Decoder, Encoder, VGGLayout
 
 
@@ -48,37 +47,21 @@ class SkipDecoder(nn.Module):
         return x
 
 
-def split_stats(stats: Tensor, widths: Sequence[int]) -> list[Tensor]:
-    """(..., sum(widths)) -> one (..., width) piece per level."""
-    return list(torch.split(stats, list(widths), dim=-1))
-
-
 class SkipAdaINModel(AdaINModel):
-    """AdaIN at every level the skip decoder takes; the same calls as AdaINModel, one style or a weighted mix
-    (masks and regions are not built for it yet: the experiment judges whole pictures)."""
+    """AdaIN at every level the skip decoder takes; all of AdaINModel's calls (mixes, masks, regions, the frame
+    graph) work on the four levels through `widths`, `encode` and `decode`."""
 
-    def __init__(self, encoder: Encoder, decoder: SkipDecoder) -> None:
-        super().__init__(encoder, decoder)
-        self.widths = encoder.channels
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return tuple(self.encoder.channels)
 
-    @torch.no_grad()
-    def encode_style(self, image: Tensor) -> StyleStats:
-        x, _ = pad_to_multiple(image.to(self.device))
-        stats = [mean_std(f) for f in self.encoder.features(x)]
-        return StyleStats(torch.cat([m[0] for m, _ in stats]), torch.cat([s[0] for _, s in stats]))
+    def encode(self, x: Tensor) -> list[Tensor]:
+        return self.encoder.features(x)
 
-    def forward(self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: float | Tensor = 1.0,
-                region: Tensor | None = None) -> Tensor:
-        if region is not None:
-            raise ValueError("regions are not built for the skip decoder yet")
-        x, (h, w) = pad_to_multiple(content)
-        feats = self.encoder.features(x)
-        means, stds = split_stats(style_mean, self.widths), split_stats(style_std, self.widths)
-        levels = [blend_alpha(f, adain(f, m, s), alpha) for f, m, s in zip(feats, means, stds)]
-        return self.decoder(levels)[..., :h, :w]
+    def decode(self, maps: list[Tensor]) -> Tensor:
+        return self.decoder(maps)
 
-    def stylize(self, content: Tensor, styles: Sequence[StyleStats], weights: Sequence[float] | None = None,
-                alpha: float = 1.0, masks: Tensor | None = None) -> Tensor:
-        if masks is not None:
-            raise ValueError("masks are not built for the skip decoder yet")
-        return super().stylize(content, styles, weights, alpha)
+
+def adain_model(encoder: Encoder, decoder: Decoder | SkipDecoder) -> AdaINModel:
+    """The model a decoder file makes: the paper's for a single-level decoder, the skip model for a skip one."""
+    return (SkipAdaINModel if isinstance(decoder, SkipDecoder) else AdaINModel)(encoder, decoder)

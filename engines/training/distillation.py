@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engines.model.adain import adain, mean_std
+from engines.model.skips import SkipDecoder
 from engines.model.vgg import LAYOUTS, Encoder
 from engines.training.trainer import TrainConfig, Trainer, export, fit
 from engines.zoo.files import load_decoder, load_encoder
@@ -93,21 +94,25 @@ class StudentDecoderTrainer(Trainer):
         if cfg.mimic:
             self.teacher = load_decoder(self.encoder.layout, Path(cfg.mimic)).to(self.device)
 
-    def picture_losses(self, out: Tensor, t: Tensor) -> dict[str, Tensor]:
-        """The teacher's picture of the same pair (its decoder on its loss network's AdaIN target): a dense
-        target for the layout that the statistics-only style loss and the relu4_1 content loss leave loose."""
+    def picture_losses(self, out: Tensor, targets: list[Tensor]) -> dict[str, Tensor]:
+        """The teacher's picture of the same pair (its decoder on its loss network's AdaIN targets: relu4_1's,
+        or every level's for a skip teacher): a dense target for the layout that the statistics-only style loss
+        and the relu4_1 content loss leave loose."""
         if self.teacher is None:
             return {"mimic": torch.zeros((), device=out.device)}
         with torch.no_grad(), self.autocast():
-            want = self.teacher(t)
+            want = self.teacher(targets if isinstance(self.teacher, SkipDecoder) else targets[-1])
         return {"mimic": (out.float() - want.float()).abs().mean()}
 
-    def own_features(self, content: Tensor) -> Tensor:
-        return self.student(content)
+    def own_features(self, content: Tensor) -> Tensor | list[Tensor]:
+        return self.student.features(content) if self.cfg.skips else self.student(content)
 
     def decoder_inputs(self, content: Tensor, style: Tensor, c_feats: list[Tensor],
-                       s_stats: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+                       s_stats: list[tuple[Tensor, Tensor]]) -> tuple[object, object]:
         own = self.own_features(content)
+        if self.cfg.skips:  # the student's every level, each with its own statistics of the style
+            stats = [mean_std(f) for f in self.student.features(style)]
+            return [adain(f, *st) for f, st in zip(own, stats)], own
         return adain(own, *mean_std(self.student(style))), own
 
 

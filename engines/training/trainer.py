@@ -28,7 +28,7 @@ from engines.model.vgg import LAYOUTS, Decoder, Encoder
 from engines.options import resolve_device
 from engines.training.image_pool import ImagePool
 from engines.training.losses import adain_losses, layer_scales
-from engines.zoo.files import WeightsError, load_any_decoder, save_net
+from engines.zoo.files import WeightsError, load_decoder, save_net
 from engines.zoo.registry import encoder_by_name
 
 
@@ -164,14 +164,15 @@ class Trainer:
         with torch.no_grad():
             c_feats = self.encoder.features(content)
             s_stats = [mean_std(f) for f in self.encoder.features(style)]
-            t = adain(c_feats[-1], *s_stats[-1])
+            targets = [adain(f, *st) for f, st in zip(c_feats, s_stats)]  # every level's, for a skip teacher
+            t = targets[-1]
             dec_in, dec_own = self.decoder_inputs(content, style, c_feats, s_stats)
         with self.autocast():
             out = self.decoder(dec_in)
             o_feats = self.encoder.features(out)
         lc, ls = adain_losses(o_feats, t, s_stats, self.scales)
         total = self.cfg.content_weight * lc + self.cfg.style_weight * ls
-        extra = self.picture_losses(out, t)
+        extra = self.picture_losses(out, targets)
         for name, value in extra.items():
             total = total + getattr(self.cfg, f"{name}_weight") * value
         li = torch.zeros((), device=content.device)
@@ -185,9 +186,10 @@ class Trainer:
             total = total + self.cfg.identity_weight * li
         return {"loss": total, "content": lc, "style": ls, "identity": li} | extra
 
-    def picture_losses(self, out: torch.Tensor, t: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Further terms on the decoded picture `out` of the loss network's AdaIN target `t`, each weighted by
-        the config's `<name>_weight`: none here (a student adds its teacher's picture)."""
+    def picture_losses(self, out: torch.Tensor, targets: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Further terms on the decoded picture `out` of the loss network's AdaIN targets (relu1_1..relu4_1, each
+        with the style's statistics of its level), each weighted by the config's `<name>_weight`: none here (a
+        student adds its teacher's picture)."""
         return {}
 
     def warmup_losses(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -257,9 +259,11 @@ class Trainer:
     def init_decoder(self, path: Path) -> None:
         """Start from shipped decoder weights (fine-tuning, or moving a CPU run to a GPU without its
         optimiser state); the iteration count and the learning-rate schedule start at 0."""
-        dec = load_any_decoder(LAYOUTS[self.cfg.layout], path)
+        dec = load_decoder(LAYOUTS[self.cfg.layout], path)
         if isinstance(self.decoder, SkipDecoder) and isinstance(dec, Decoder):
             self.decoder.load_single(dec)  # a single-level decoder grows skips, starting at zero
+        elif isinstance(dec, SkipDecoder) and not isinstance(self.decoder, SkipDecoder):
+            raise WeightsError(f"{path} is a skip decoder: train it with --skips")
         else:
             self.decoder.load_state_dict(dec.state_dict())
         self.restart_average()

@@ -69,16 +69,9 @@ def load_into(module: nn.Module, sd: dict[str, Tensor], path: Path, what: str) -
     module.load_state_dict({k: sd[k].float() for k in own})
 
 
-def load_decoder(layout: VGGLayout, path: Path) -> Decoder:
-    dec = load_any_decoder(layout, path)
-    if isinstance(dec, SkipDecoder):
-        raise WeightsError(f"{path} is a skip decoder (issue #37's experiment): tools/quality.py and tools/train.py "
-                           "take it, the other tools not yet")
-    return dec
-
-
-def load_any_decoder(layout: VGGLayout, path: Path) -> Decoder | SkipDecoder:
-    """A decoder file of `layout`, single-level or skip (issue #37's experiment), told apart by its keys."""
+def load_decoder(layout: VGGLayout, path: Path) -> Decoder | SkipDecoder:
+    """A decoder file of `layout`, single-level or skip (engines/model/skips.py), told apart by its keys:
+    engines.model.skips.adain_model makes the model either needs."""
     sd = _load_tensors(path, "decoder weights")
     skips = any(k.startswith("skips.") for k in sd)
     dec = SkipDecoder(layout) if skips else Decoder(layout)

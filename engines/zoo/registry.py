@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engines.model.vgg import LITE, MICRO, VGG16, VGG19, Decoder, Encoder, VGGLayout
+from engines.model.network import AdaINModel
+from engines.model.skips import adain_model
+from engines.model.vgg import LITE, MICRO, VGG16, VGG19, Encoder, VGGLayout
 from engines.zoo.files import (
     DEFAULT_DECODER, HED_DECODER, LITE_DECODER, LITE_ENCODER, MICRO_DECODER, MICRO_ENCODER, WEIGHTS_DIR, WeightsError,
     load_decoder, load_encoder,
@@ -103,11 +105,11 @@ def cpu_default(native_bf16: bool) -> str:
     return next(m.name for m in MODELS.values() if m.live_on_cpu == ("bf16" if native_bf16 else "fp32"))
 
 
-def resolve(name: str = "full", vgg: str | Path | None = None,
-            decoder: str | Path | None = None) -> tuple[Encoder, Decoder]:
-    """Encoder and decoder of a model; explicit files override the shipped ones."""
+def resolve(name: str = "full", vgg: str | Path | None = None, decoder: str | Path | None = None) -> AdaINModel:
+    """A model by name, its encoder and decoder loaded (a skip decoder makes the skip model); explicit files
+    override the shipped ones."""
     m = spec(name)
     if m.files_only and (vgg is None or decoder is None):
         raise WeightsError(f"model {m.name!r} needs --vgg and --decoder files ({m.description})")
     encoder = load_encoder(m.layout, Path(vgg)) if vgg is not None else encoder_by_name(m.encoder)
-    return encoder, load_decoder(m.layout, Path(decoder) if decoder is not None else m.decoder)
+    return adain_model(encoder, load_decoder(m.layout, Path(decoder) if decoder is not None else m.decoder))
