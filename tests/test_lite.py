@@ -106,6 +106,63 @@ def test_a_student_decoder_learns_to_reproduce_its_teachers_pictures(folders, vg
     assert plain.teacher is None and plain.step()["mimic"] == 0.0  # off by default
 
 
+def test_a_skip_teacher_is_mimicked_on_every_levels_targets(folders, vgg16_encoder, tmp_path):
+    """A skip decoder as --mimic (engines/model/skips.py): its picture decodes the loss network's AdaIN targets of
+    relu1_1..relu4_1, each with its own level's style statistics."""
+    from engines.model.adain import adain, mean_std
+    from engines.model.skips import SkipDecoder
+    from engines.zoo.files import save_net
+
+    torch.manual_seed(0)
+    teacher = SkipDecoder(VGG16)
+    with torch.no_grad():
+        for conv in teacher.net["skips"]:
+            conv.weight.normal_(0, 0.1)
+    save_net(teacher, tmp_path / "teacher.safetensors")
+    tr = StudentDecoderTrainer(config(folders, content_weight=0.0, style_weight=0.0, mimic_weight=1.0,
+                                      mimic=str(tmp_path / "teacher.safetensors")), Encoder(LITE).eval(),
+                               encoder=vgg16_encoder)
+    assert isinstance(tr.teacher, SkipDecoder)
+    g = torch.Generator().manual_seed(5)
+    content, style = tr.content.batch(2, g), tr.style.batch(2, g)
+    first = float(tr.losses(content, style)["mimic"].detach())
+    with torch.no_grad():
+        levels = [adain(f, *mean_std(s)) for f, s in zip(vgg16_encoder.features(content),
+                                                          vgg16_encoder.features(style))]
+        want, single = tr.teacher(levels), tr.teacher.net["main"](levels[-1])
+        got = tr.decoder(tr.decoder_inputs(content, style, None, None)[0])
+    assert first == pytest.approx(float((got - want).abs().mean()), rel=1e-4)
+    assert first != pytest.approx(float((got - single).abs().mean()), rel=1e-3)  # the skips count
+
+
+def test_a_student_grows_a_skip_decoder_and_the_apps_load_it(folders, vgg16_encoder, tmp_path):
+    """distill.py decoder --skips: the student's own four levels, AdaIN'd each with the style's statistics of its
+    level, into a skip decoder grown from the student's single-level one; its file makes the skip model."""
+    from engines.model.skips import SkipAdaINModel, SkipDecoder
+    from engines.training.trainer import export_decoder
+    from engines.zoo.files import save_net
+    from engines.zoo.registry import resolve
+
+    torch.manual_seed(0)
+    save_net(Decoder(LITE), tmp_path / "plain.safetensors")
+    tr = StudentDecoderTrainer(config(folders, skips=True, lr=1e-3), Encoder(LITE).eval(), encoder=vgg16_encoder)
+    tr.init_decoder(tmp_path / "plain.safetensors")
+    assert isinstance(tr.decoder, SkipDecoder)
+    g = torch.Generator().manual_seed(5)
+    content, style = tr.content.batch(2, g), tr.style.batch(2, g)
+    levels, own = tr.decoder_inputs(content, style, None, None)
+    assert [f.shape[1] for f in levels] == [f.shape[1] for f in own] == list(LITE.levels)
+    assert tr.step()["style"] > 0
+    assert any(float(conv.weight.detach().abs().max()) > 0 for conv in tr.decoder.net["skips"])
+    export_decoder(tr, tmp_path / "skip.safetensors")
+    model = resolve("lite", decoder=tmp_path / "skip.safetensors")
+    assert isinstance(model, SkipAdaINModel) and model.style_width == sum(LITE.levels)
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "distill.py"), "encoder", "--skips", "--content",
+                        str(folders / "content"), "--style", str(folders / "style"), "--out", str(tmp_path / "e")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "--skips belongs to the decoder stage" in r.stderr
+
+
 def test_mimic_takes_a_decoder_of_the_teacher_and_belongs_to_the_decoder_stage(folders, tmp_path):
     tool = [sys.executable, str(ROOT / "tools" / "distill.py")]
     common = ["--content", str(folders / "content"), "--style", str(folders / "style"), "--batch", "2",

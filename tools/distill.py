@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, TrainConfig, str]:
     a = p.parse_args(argv)
     if a.mimic and a.stage != "decoder":
         p.error("--mimic belongs to the decoder stage")
+    if a.skips and a.stage != "decoder":
+        p.error("--skips belongs to the decoder stage")
     if a.teacher == a.student:
         p.error("--teacher must differ from --student")
     if a.stage == "decoder" and a.teacher not in LOSS_NETWORKS:

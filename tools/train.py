@@ -25,12 +25,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--encoder", choices=LOSS_NETWORKS, default="vgg19",
                    help="encoder and loss network: vgg19 (default: ImageNet VGG19, normalised, the paper's and the "
                         "full model's) or vgg16-hed (the earlier model, --model hed)")
-    p.add_argument("--skips", action="store_true",
-                   help="train the skip decoder (issue #37's experiment): relu3_1..relu1_1 after AdaIN join the "
-                        "decoder at their resolutions through 1x1 convs that start at zero, so --init from a shipped "
-                        "decoder starts where it is; judged by tools/quality.py --decoder, not yet used by the apps")
     a = p.parse_args(argv)
-    return training_config(a, lr=1e-4, encoder=a.encoder, layout=ENCODER_LAYOUTS[a.encoder].name, skips=a.skips)
+    return training_config(a, lr=1e-4, encoder=a.encoder, layout=ENCODER_LAYOUTS[a.encoder].name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,10 @@ def add_training_args(p: argparse.ArgumentParser, iters: int, crop: int, save_ev
                         "the last 1,000 steps) and export it beside --export as NAME.ema.safetensors; 0 (default) off")
     p.add_argument("--init", help="start from these decoder weights when --out holds no checkpoint (e.g. a "
                                   "shipped decoder, to fine-tune it)")
+    p.add_argument("--skips", action="store_true",
+                   help="train the skip decoder (engines/model/skips.py): relu3_1..relu1_1 after AdaIN join the "
+                        "decoder at their resolutions through 1x1 convs that start at zero, so --init from a shipped "
+                        "decoder starts where it is; every tool takes its file as --decoder")
 
 
 def training_config(a: argparse.Namespace, lr: float, **fields: object) -> TrainConfig:
@@ -60,5 +64,5 @@ def training_config(a: argparse.Namespace, lr: float, **fields: object) -> Train
         crop_final=a.crop_final or 0, load_size=a.load_size, lr=a.lr if a.lr is not None else lr, lr_decay=a.lr_decay,
         style_weight=a.style_weight, identity_weight=a.identity_weight, warmup=a.warmup, save_every=a.save_every,
         seed=a.seed, device=a.device, threads=a.threads, export=a.export, precision=a.precision, init=a.init,
-        minutes=a.minutes or 0.0, ema=a.ema, **fields,
+        minutes=a.minutes or 0.0, ema=a.ema, skips=a.skips, **fields,
     )
