@@ -18,6 +18,11 @@ def http(port: int, raw: bytes) -> bytes:
     return out
 
 
+def wrong(token: str) -> str:
+    """The token with its first character changed: wrong by one character, whatever the token is."""
+    return ("y" if token[0] == "x" else "x") + token[1:]
+
+
 def wrong_tokens(port: int, method: str, path: str, n: int = 100) -> list[bytes]:
     """`n` requests at once, each with a different wrong token: the whole answers."""
     async def guess(i: int) -> bytes:
