@@ -81,7 +81,7 @@ def test_alpha_zero_returns_the_content_picture(clip, tmp_path, shipped_model):
     for o, q in zip(out, seqs):
         src = source[(q - 1) % len(source)]
         with torch.no_grad():
-            recon = tensor_to_bgr(shipped_model.decoder(shipped_model.encoder(bgr_to_tensor(src))))
+            recon = tensor_to_bgr(shipped_model.decode(shipped_model.encode(bgr_to_tensor(src))))
             styled = reference(shipped_model, src, STYLE_A)
         err_recon = np.abs(o.astype(int) - recon).mean()
         assert err_recon < 6, err_recon  # H.264 at crf 18 and capture/decoder differences only

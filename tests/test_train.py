@@ -144,7 +144,7 @@ def test_cli_init_starts_from_given_decoder_weights(folders, tmp_path):
 
     shipped = ROOT / "engines" / "weights" / "decoder_vgg19.safetensors"  # the full model's: --encoder vgg19
     export = tmp_path / "dec.safetensors"
-    cmd = train_cli(folders, tmp_path / "out", export) + ["--iters", "1", "--lr", "0"]
+    cmd = train_cli(folders, tmp_path / "out", export) + ["--iters", "1", "--lr", "0", "--skips"]  # a skip file
     r = subprocess.run(cmd + ["--init", str(shipped)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     got, want = load_file(str(export)), load_file(str(shipped))
