@@ -262,7 +262,7 @@ def test_style_bank_keeps_full_and_lite_statistics_side_by_side(tmp_path, monkey
     monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path))
     full, lite = StyleBank(shipped_model, [STYLE], style_size=64), StyleBank(shipped_lite, [STYLE], style_size=64)
     assert (full.encoded, lite.encoded) == (1, 1)
-    assert full.current.stats.mean.shape == (512,) and lite.current.stats.mean.shape == (128,)
+    assert full.current.stats.mean.shape == (960,) and lite.current.stats.mean.shape == (128,)  # full: skip model's 4 levels
     files = sorted(p.name for p in (tmp_path / "styles").iterdir())
     assert len(files) == 2 and files[0].startswith("lite-") and files[1].startswith("vgg19-")
     assert StyleBank(shipped_lite, [STYLE], style_size=64).encoded == 0  # from the cache
