@@ -86,13 +86,6 @@ def run_logged(cmd: list[str], env: dict[str, str], log: Path) -> int:
     return r.returncode
 
 
-def is_skip_file(path: Path) -> bool:
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as f:
-        return any(k.startswith("skips.") for k in f.keys())
-
-
 def train(a: argparse.Namespace) -> int:
     out, gpu = out_dir(), cuda()
     data = CARRY / "data"
@@ -104,8 +97,13 @@ def train(a: argparse.Namespace) -> int:
            "--identity-weight", str(a.identity_weight), "--style-weight", str(a.style_weight), "--warmup", "0"]
     if (CARRY / "init.safetensors").is_file():
         cmd += ["--init", str(CARRY / "init.safetensors")]
-        if is_skip_file(CARRY / "init.safetensors"):  # the shipped full decoder is a skip decoder
-            cmd += ["--skips"]
+        from safetensors import safe_open
+
+        from engines.zoo.files import holds_skips
+
+        with safe_open(str(CARRY / "init.safetensors"), "pt") as f:
+            if holds_skips(f.keys()):  # the shipped full decoder is a skip decoder
+                cmd += ["--skips"]
     if gpu:
         cmd += ["--device", "cuda", "--precision", "bf16", "--batch", "8", "--crop", "256", "--save-every", "500",
                 "--minutes", str(a.minutes)]

@@ -46,8 +46,8 @@ class FrameGraph(nn.Module):
     def forward(self, frames: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor, color: Tensor,
                 region: Tensor) -> Tensor:
         """frames uint8 (N, H, W, 3) BGR; style_* (C,) fp32, C the model's style_width; alpha, color: 0-d or (1,)
-        in [0, 1]; region uint8 (N, H, W), 255 where the picture is painted and 0 where it keeps the photo (content statistics are the
-        region's; all 255 is the plain whole-frame transfer)."""
+        in [0, 1]; region uint8 (N, H, W), 255 where the picture is painted and 0 where it keeps the photo
+        (content statistics are the region's; all 255 is the plain whole-frame transfer)."""
         x = frames.permute(0, 3, 1, 2).flip(1).float() / 255.0  # RGB [0, 1]
         r = region[:, None].float() / 255.0
         small, r_small = x, r

@@ -108,7 +108,7 @@ class StudentDecoderTrainer(Trainer):
         return self.student.features(content) if self.cfg.skips else self.student(content)
 
     def decoder_inputs(self, content: Tensor, style: Tensor, c_feats: list[Tensor],
-                       s_stats: list[tuple[Tensor, Tensor]]) -> tuple[object, object]:
+                       targets: list[Tensor]) -> tuple[object, object]:
         own = self.own_features(content)
         if self.cfg.skips:  # the student's every level, each with its own statistics of the style
             stats = [mean_std(f) for f in self.student.features(style)]

@@ -148,15 +148,16 @@ class Trainer:
         return self.encoder.features(content) if self.cfg.skips else self.encoder(content)
 
     def decoder_inputs(self, content: torch.Tensor, style: torch.Tensor, c_feats: list[torch.Tensor],
-                       s_stats: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[object, object]:
+                       targets: list[torch.Tensor]) -> tuple[object, object]:
         """What the decoder decodes: the AdaIN target, and the content's own features (identity loss), from the
-        loss network's relu1_1..relu4_1 of the content and statistics of the style.
+        loss network's relu1_1..relu4_1 of the content and their AdaIN targets.
 
-        Here both are the loss network's own relu4_1; a distilled student and the skip decoder override this.
+        Here both are the loss network's own relu4_1, or every level for the skip decoder (engines/model/skips.py);
+        a distilled student overrides this with its own features.
         """
-        if self.cfg.skips:  # every level, each with its own statistics (engines/model/skips.py)
-            return [adain(f, *st) for f, st in zip(c_feats, s_stats)], c_feats
-        return adain(c_feats[-1], *s_stats[-1]), c_feats[-1]
+        if self.cfg.skips:
+            return targets, c_feats
+        return targets[-1], c_feats[-1]
 
     def losses(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.iter < self.cfg.warmup:
@@ -164,9 +165,9 @@ class Trainer:
         with torch.no_grad():
             c_feats = self.encoder.features(content)
             s_stats = [mean_std(f) for f in self.encoder.features(style)]
-            targets = [adain(f, *st) for f, st in zip(c_feats, s_stats)]  # every level's, for a skip teacher
+            targets = [adain(f, *st) for f, st in zip(c_feats, s_stats)]  # every level's: skips, a skip teacher
             t = targets[-1]
-            dec_in, dec_own = self.decoder_inputs(content, style, c_feats, s_stats)
+            dec_in, dec_own = self.decoder_inputs(content, style, c_feats, targets)
         with self.autocast():
             out = self.decoder(dec_in)
             o_feats = self.encoder.features(out)

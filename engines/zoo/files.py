@@ -7,6 +7,7 @@ A file of the wrong kind, a shape that does not fit or NaN weights are refused b
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -69,11 +70,16 @@ def load_into(module: nn.Module, sd: dict[str, Tensor], path: Path, what: str) -
     module.load_state_dict({k: sd[k].float() for k in own})
 
 
+def holds_skips(keys: Iterable[str]) -> bool:
+    """Whether a decoder file's tensor names are a skip decoder's (its 1x1 convs are stored as skips.*)."""
+    return any(k.startswith("skips.") for k in keys)
+
+
 def load_decoder(layout: VGGLayout, path: Path) -> Decoder | SkipDecoder:
     """A decoder file of `layout`, single-level or skip (engines/model/skips.py), told apart by its keys:
     engines.model.skips.adain_model makes the model either needs."""
     sd = _load_tensors(path, "decoder weights")
-    skips = any(k.startswith("skips.") for k in sd)
+    skips = holds_skips(sd)
     dec = SkipDecoder(layout) if skips else Decoder(layout)
     load_into(dec.net, sd, path, f"{layout.name} {'skip ' if skips else ''}decoder")
     return dec.eval().requires_grad_(False)
