@@ -20,20 +20,25 @@ def own_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("REALTIME_ADAIN_CACHE", str(tmp_path))
 
 
-@pytest.fixture(scope="module")
-def random_model_scaled():
-    """Random weights, scaled so activations neither vanish nor saturate (a fair parity test)."""
-    torch.manual_seed(0)
-    enc, dec = Encoder(VGG16), Decoder(VGG16)
+def scaled_for_parity(encoder, decoder, last, first_scale=1.0):
+    """Random weights scaled so activations neither vanish nor saturate (a fair parity test); `last` is the
+    decoder's output conv, brought near mid-grey, and `first_scale` scales the convs that take the picture."""
     with torch.no_grad():
-        for m in list(enc.modules()) + list(dec.modules()):
+        for m in list(encoder.modules()) + list(decoder.modules()):
             if isinstance(m, torch.nn.Conv2d):
                 torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                m.weight.mul_(0.5 if m.in_channels == 3 else 1.0)
+                m.weight.mul_(first_scale if m.in_channels == 3 else 1.0)
                 m.bias.zero_()
-        dec.net[-1].weight.mul_(0.01)
-        dec.net[-1].bias.fill_(0.5)
-    return AdaINModel(enc.eval(), dec.eval()).eval()
+        last.weight.mul_(0.01)
+        last.bias.fill_(0.5)
+    return encoder.eval(), decoder.eval()
+
+
+@pytest.fixture(scope="module")
+def random_model_scaled():
+    torch.manual_seed(0)
+    dec = Decoder(VGG16)
+    return AdaINModel(*scaled_for_parity(Encoder(VGG16), dec, dec.net[-1], first_scale=0.5)).eval()
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +49,8 @@ def random_skip_model():
     from engines.model.vgg import LITE
 
     torch.manual_seed(1)
-    enc, dec = Encoder(LITE), SkipDecoder(LITE)
-    with torch.no_grad():
-        for m in list(enc.modules()) + list(dec.modules()):
-            if isinstance(m, torch.nn.Conv2d):
-                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                m.bias.zero_()
-        dec.net["main"][-1].weight.mul_(0.01)
-        dec.net["main"][-1].bias.fill_(0.5)
-    return SkipAdaINModel(enc.eval(), dec.eval()).eval()
+    dec = SkipDecoder(LITE)
+    return SkipAdaINModel(*scaled_for_parity(Encoder(LITE), dec, dec.net["main"][-1])).eval()
 
 
 def styles(model, h=40, w=48):
