@@ -174,19 +174,27 @@ def test_a_page_from_another_origin_cannot_press_and_a_rebound_name_sees_nothing
 
 
 def test_a_hundred_wrong_tokens_leave_the_real_loop_at_its_rate(live_app):
+    """The loop's rate while 100 wrong tokens arrive against its rate in the 2 s before. A window in which the
+    loop itself was starved (another test worker compiling on both cores left it under 5 frames/s before any
+    token was sent) says nothing about the tokens, so up to three windows are tried."""
     refused = live_app.state()["refused"]
-    time.sleep(2.0)
-    t0 = time.monotonic()
-    answers = wrong_tokens(live_app.port, "GET", "/stream.mjpg")
-    time.sleep(max(0.0, 2.0 - (time.monotonic() - t0)))
-    t1 = time.monotonic()
-    time.sleep(0.5)
-    times = live_app.frame_times()
-    before = sum(t0 - 2.0 <= t < t0 for t in times) / 2.0
-    during = sum(t0 <= t < t1 for t in times) / (t1 - t0)
-    assert all(status(a) == 403 and b"--frame" not in a for a in answers)
-    assert live_app.state()["refused"] == refused + 100
-    assert before > 5 and during >= 0.8 * before, (before, during)
+    rates = []
+    for attempt in range(1, 4):
+        time.sleep(2.0)
+        t0 = time.monotonic()
+        answers = wrong_tokens(live_app.port, "GET", "/stream.mjpg")
+        time.sleep(max(0.0, 2.0 - (time.monotonic() - t0)))
+        t1 = time.monotonic()
+        time.sleep(0.5)
+        times = live_app.frame_times()
+        before = sum(t0 - 2.0 <= t < t0 for t in times) / 2.0
+        during = sum(t0 <= t < t1 for t in times) / (t1 - t0)
+        assert all(status(a) == 403 and b"--frame" not in a for a in answers)
+        assert live_app.state()["refused"] == refused + 100 * attempt
+        rates.append((before, during))
+        if before > 5:
+            break
+    assert before > 5 and during >= 0.8 * before, rates
 
 
 def test_a_kiosk_combines_a_mask_and_a_page_for_the_local_network(tmp_path):
