@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from engines.model.adain import adain, blend_alpha, check_weights, interpolate_stats, masked_adain, mean_std
+from engines.model.adain import (adain, blend_alpha, check_weights, interpolate_stats, masked_adain, mean_std,
+                                 weighted_mean_std)
 
 
 def feats(seed, n=1, c=8, h=12, w=10):
@@ -35,6 +36,45 @@ def test_alpha_zero_is_content_and_one_is_target():
     torch.testing.assert_close(blend_alpha(x, t, 0.0), x)
     torch.testing.assert_close(blend_alpha(x, t, 1.0), t)
     torch.testing.assert_close(blend_alpha(x, t, 0.3), 0.7 * x + 0.3 * t)
+
+
+def test_statistics_match_torch_on_a_channel_far_from_zero_and_under_bf16_autocast():
+    """The sums are dot products of the centred map: a channel whose mean is ~40 of its stds keeps its std (the
+    uncentred E[f^2] - E[f]^2 lost 6 % of it), and bf16 autocast, which would run the products in bf16, is
+    kept out of them."""
+    x = feats(0, n=2, c=5, h=120, w=160) * 2 + 100
+    var, mu = torch.var_mean(x.double(), dim=(2, 3), unbiased=False)
+    want = (mu.float(), (var + 1e-5).sqrt().float())
+    torch.testing.assert_close(mean_std(x), want, atol=1e-4, rtol=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = mean_std(x.bfloat16())
+    var, mu = torch.var_mean(x.bfloat16().double(), dim=(2, 3), unbiased=False)
+    torch.testing.assert_close(got, (mu.float(), (var + 1e-5).sqrt().float()), atol=1e-4, rtol=1e-5)
+
+
+def test_weighted_statistics_are_those_of_the_covered_pixels():
+    x = feats(3, n=2, c=4, h=10, w=12)
+    w = torch.zeros(2, 1, 10, 12)
+    w[0, :, :, :5], w[1, :, 4:] = 1, 1
+    for i, (m, s) in enumerate(zip(*weighted_mean_std(x, w))):
+        picked = x[i][:, w[i, 0] > 0]
+        torch.testing.assert_close(m, picked.mean(1))
+        torch.testing.assert_close(s, (picked.var(1, unbiased=False) + 1e-5).sqrt())
+    torch.testing.assert_close(weighted_mean_std(x, torch.full_like(w, 0.3)), mean_std(x))
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0, "per picture"])
+def test_alpha_folded_into_adain_is_the_blend_of_content_and_target(alpha):
+    x, y = feats(0, n=2), feats(1)
+    sm, ss = mean_std(y)
+    if alpha == "per picture":
+        a = torch.tensor([0.2, 0.9]).reshape(-1, 1, 1, 1)
+        torch.testing.assert_close(adain(x, sm, ss, alpha=a), blend_alpha(x, adain(x, sm, ss), a))
+    else:
+        torch.testing.assert_close(adain(x, sm, ss, alpha=alpha), blend_alpha(x, adain(x, sm, ss), alpha))
+    r = torch.zeros(2, 1, 12, 10)
+    r[..., :6, :] = 1
+    torch.testing.assert_close(adain(x, sm, ss, region=r, alpha=0.4), blend_alpha(x, adain(x, sm, ss, region=r), 0.4))
 
 
 def test_interpolation_equals_weighted_sum_of_adain_outputs():

@@ -106,7 +106,7 @@ class AdaINModel(nn.Module):
         out = []
         for f, m, s in zip(maps, means, stds):
             r = None if region is None else feature_region(region, f)
-            out.append(blend_alpha(f, adain(f, m, s, region=r), alpha))
+            out.append(adain(f, m, s, region=r, alpha=alpha))
         return out
 
     @torch.no_grad()
